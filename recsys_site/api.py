@@ -1,0 +1,94 @@
+"""Base views of the REST API: the tenant is resolved once per request, before permissions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.views import APIView
+
+from accounts.authentication import AuthenticatedKey
+from accounts.models import Membership, Tenant
+from accounts.permissions import TenantAccess
+from accounts.selectors import membership_for_request
+from recsys_site.errors import ValidationFailed
+
+
+class TenantApiView(APIView):
+    """Every tenant-scoped endpoint derives from this.
+
+    `self.tenant` comes from the API key (`request.auth.tenant`) or from the account's membership
+    (JWT or session; `X-Tenant: <slug>` picks one when an account belongs to several). Views never
+    read a tenant id from the request.
+    """
+
+    permission_classes = [TenantAccess]
+    required_scope: str | None = None
+    api_key_allowed = True
+    owner_only = False
+
+    tenant: Tenant | None = None
+    membership: Membership | None = None
+
+    def scope_for(self, method: str) -> str | None:
+        """The API-key scope this request needs; views with mixed needs override it."""
+        return self.required_scope
+
+    def initial(self, request, *args, **kwargs):
+        self.perform_authentication(request)
+        if isinstance(request.auth, AuthenticatedKey):
+            self.tenant = request.auth.tenant
+        elif request.user and request.user.is_authenticated:
+            self.membership = membership_for_request(request._request)
+            self.tenant = self.membership.tenant if self.membership else None
+        super().initial(request, *args, **kwargs)
+
+
+class ManagementApiView(TenantApiView):
+    """Account-only endpoints (keys, tenant): JWT or session, not an API key."""
+
+    api_key_allowed = False
+
+
+class Pagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+def parse_int(params: Any, name: str, *, default: int, minimum: int, maximum: int) -> int:
+    """An integer query parameter clamped to [minimum, maximum]; a non-integer is a 400."""
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        raise ValidationFailed(
+            f"'{name}' must be an integer.", code="invalid_parameter", details={name: [f"Not an integer: {raw!r}."]}
+        ) from None
+    return max(minimum, min(maximum, value))
+
+
+def parse_bool(params: Any, name: str, *, default: bool) -> bool:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return default
+    if isinstance(raw, bool):
+        return raw
+    lowered = str(raw).strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValidationFailed(
+        f"'{name}' must be true or false.", code="invalid_parameter", details={name: [f"Not a boolean: {raw!r}."]}
+    )
+
+
+def validated(serializer_class: type[serializers.Serializer], data: Any, **kwargs) -> dict:
+    """Validate input with a serializer; errors become a 400 envelope listing each field."""
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
