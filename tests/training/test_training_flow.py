@@ -1,0 +1,272 @@
+"""Training end to end on tiny data: jobs, versions, metrics, promotion, activation, fine-tuning, schedules."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
+
+from interactions.models import Event
+from tests.factories import make_clustered_events
+from training import services
+from training.models import ModelVersion, TrainingJob
+from training.store import get_model_store
+
+pytestmark = pytest.mark.django_db
+
+TINY = {"embedding_dim": 8, "mlp_layers": [16, 8], "epochs": 6, "batch_size": 256, "learning_rate": 0.01}
+
+
+@pytest.fixture(autouse=True)
+def sent_jobs(monkeypatch):
+    """Jobs are run here by calling the task body; nothing is sent to a broker."""
+    sent = []
+    monkeypatch.setattr(services, "_enqueue", lambda job: sent.append(job.pk))
+    return sent
+
+
+def tiny_config(ctx, **extra):
+    response = ctx.jwt_client.put("/api/v1/training-config", {**TINY, **extra}, format="json")
+    assert response.status_code == 200, response.content
+
+
+def train(ctx, **body) -> dict:
+    response = ctx.client.post("/api/v1/training-jobs", body, format="json")
+    assert response.status_code == 202, response.content
+    services.training_job_run(job_id=response.json()["id"])
+    return ctx.client.get(f"/api/v1/training-jobs/{response.json()['id']}").json()
+
+
+def test_training_creates_an_evaluated_active_version(tenant_a):
+    make_clustered_events(tenant_a.tenant)
+    tiny_config(tenant_a)
+    job = train(tenant_a)
+    assert job["status"] == "succeeded", job
+    assert job["progress"]["epoch"] >= 1
+    assert job["progress"]["loss"] is not None
+    version = job["model_version"]
+    metrics = version["metrics"]
+    for name in ("hr_at_10", "ndcg_at_10", "popularity_hr_at_10", "popularity_ndcg_at_10", "full_hr_at_10",
+                 "full_ndcg_at_10", "full_coverage", "validation_hr_at_10"):  # fmt: skip
+        assert name in metrics
+    assert metrics["ndcg_at_10"] > metrics["popularity_ndcg_at_10"]
+    assert version["is_active"]
+    assert version["version"] == 1
+    assert (version["n_users"], version["n_items"]) == (60, 40)
+    assert version["promotion"]["compared_with"] == "popularity"
+    listed = tenant_a.client.get("/api/v1/models").json()
+    assert listed["count"] == 1
+    # the artifacts: Keras model, NumPy weights, metadata
+    stored = ModelVersion.objects.get(pk=version["id"])
+    path = get_model_store().local_path(stored.artifact_uri)
+    assert {p.name for p in path.iterdir()} >= {"model.keras", "weights.npz", "metadata.json"}
+
+
+def test_too_little_data_fails_clearly_and_keeps_popularity(tenant_a):
+    make_clustered_events(tenant_a.tenant, n_users=3, per_user=2)
+    tiny_config(tenant_a)
+    job = train(tenant_a)
+    assert job["status"] == "failed"
+    assert job["result"] == {"reason": "insufficient_data"}
+    assert "minimum" in job["error"] or "at least" in job["error"]
+    assert not ModelVersion.objects.filter(tenant=tenant_a.tenant).exists()
+
+
+def test_a_failed_training_leaves_the_active_model(tenant_a, monkeypatch):
+    make_clustered_events(tenant_a.tenant)
+    tiny_config(tenant_a)
+    first = train(tenant_a)["model_version"]
+
+    def broken(**kwargs):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr("training.pipeline.run", broken)
+    job = train(tenant_a)
+    assert job["status"] == "failed"
+    assert "out of memory" in job["error"]
+    active = ModelVersion.objects.get(tenant=tenant_a.tenant, is_active=True)
+    assert active.pk == first["id"]
+
+
+def test_a_worse_model_is_not_promoted_but_can_be_activated_by_hand(tenant_a):
+    make_clustered_events(tenant_a.tenant)
+    tiny_config(tenant_a)
+    good = train(tenant_a)["model_version"]
+    bad_job = train(tenant_a, params={"learning_rate": 1e-6, "epochs": 1})
+    bad = bad_job["model_version"]
+    assert bad_job["status"] == "succeeded"
+    assert not bad["is_active"]
+    assert bad["promotion"]["compared_with"] == "active v1"
+    assert bad["promotion"]["activated"] is False
+    assert ModelVersion.objects.get(tenant=tenant_a.tenant, is_active=True).pk == good["id"]
+    # rolled forward by hand, then back
+    activated = tenant_a.client.post(f"/api/v1/models/{bad['id']}/activate")
+    assert activated.status_code == 200
+    assert activated.json()["is_active"]
+    assert not ModelVersion.objects.get(pk=good["id"]).is_active
+    assert tenant_a.client.post(f"/api/v1/models/{good['id']}/activate").json()["is_active"]
+
+
+def test_fine_tuning_warm_starts_and_grows_embeddings(tenant_a):
+    make_clustered_events(tenant_a.tenant)
+    tiny_config(tenant_a)
+    train(tenant_a)
+    make_clustered_events(tenant_a.tenant, n_users=8, n_items=44, user_prefix="new", seed=1)
+    job = train(tenant_a, fine_tune=True)
+    assert job["status"] == "succeeded", job
+    version = job["model_version"]
+    assert (version["n_users"], version["n_items"]) == (68, 44)
+    assert TrainingJob.objects.get(pk=job["id"]).fine_tune
+
+
+def test_fine_tuning_without_an_active_model_is_a_conflict(tenant_a):
+    response = tenant_a.client.post("/api/v1/training-jobs", {"fine_tune": True}, format="json")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "no_active_model"
+
+
+def test_requests_coalesce_while_one_is_queued(tenant_a, sent_jobs):
+    first = tenant_a.client.post("/api/v1/training-jobs", {}, format="json").json()
+    second = tenant_a.client.post("/api/v1/training-jobs", {}, format="json").json()
+    assert first["id"] == second["id"]
+    assert TrainingJob.objects.filter(tenant=tenant_a.tenant).count() == 1
+
+
+def test_a_request_while_one_runs_queues_one_follow_up(tenant_a):
+    running = TrainingJob.objects.create(tenant=tenant_a.tenant, status="running", heartbeat_at=timezone.now())
+    follow_up = tenant_a.client.post("/api/v1/training-jobs", {}, format="json").json()
+    again = tenant_a.client.post("/api/v1/training-jobs", {}, format="json").json()
+    assert follow_up["id"] == again["id"] != running.pk
+    # the follow-up does not start while the other one runs
+    assert services.training_job_run(job_id=follow_up["id"]) is None
+    assert TrainingJob.objects.get(pk=follow_up["id"]).status == "queued"
+
+
+def test_a_job_whose_worker_died_is_failed_by_the_reaper(tenant_a, sent_jobs, django_capture_on_commit_callbacks):
+    stale = TrainingJob.objects.create(
+        tenant=tenant_a.tenant, status="running", heartbeat_at=timezone.now() - timedelta(hours=1)
+    )
+    waiting = TrainingJob.objects.create(tenant=tenant_a.tenant, status="queued")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.stale_jobs_reap() == 1
+    stale.refresh_from_db()
+    assert stale.status == "failed"
+    assert "stopped responding" in stale.error
+    assert sent_jobs == [waiting.pk]
+
+
+def test_running_a_job_twice_does_nothing_the_second_time(tenant_a):
+    make_clustered_events(tenant_a.tenant)
+    tiny_config(tenant_a)
+    job = train(tenant_a)
+    assert services.training_job_run(job_id=job["id"]) is None
+    assert ModelVersion.objects.filter(tenant=tenant_a.tenant).count() == 1
+
+
+def test_bad_params_are_400(tenant_a):
+    response = tenant_a.client.post("/api/v1/training-jobs", {"params": {"bogus": 1}}, format="json")
+    assert response.status_code == 400
+    bad_config = tenant_a.jwt_client.put("/api/v1/training-config", {"mlp_layers": [15, 8]}, format="json")
+    assert bad_config.status_code == 400
+    bad_cron = tenant_a.jwt_client.put("/api/v1/training-config", {"retrain_schedule": "every day"}, format="json")
+    assert bad_cron.status_code == 400
+    bad_weights = tenant_a.jwt_client.put("/api/v1/training-config", {"event_weights": {"zap": 1}}, format="json")
+    assert bad_weights.status_code == 400
+
+
+def test_schedule_rows_follow_the_config(tenant_a):
+    config = tenant_a.jwt_client.get("/api/v1/training-config").json()
+    assert config["retrain_schedule"] == "0 3 * * *"
+    task = PeriodicTask.objects.get(task="training.tasks.scheduled_retrain", args=f"[{tenant_a.tenant.pk}]")
+    assert task.enabled
+    assert (task.crontab.minute, task.crontab.hour) == ("0", "3")
+    tenant_a.jwt_client.put("/api/v1/training-config", {"retrain_schedule": "15 */6 * * 1-5"}, format="json")
+    task.refresh_from_db()
+    assert (task.crontab.minute, task.crontab.hour, task.crontab.day_of_week) == ("15", "*/6", "1-5")
+    tenant_a.jwt_client.put("/api/v1/training-config", {"schedule_enabled": False}, format="json")
+    task.refresh_from_db()
+    assert not task.enabled
+    assert PeriodicTask.objects.filter(task="training.tasks.scheduled_retrain").count() == 1
+
+
+def test_scheduled_retrain_skips_without_new_data(tenant_a, sent_jobs):
+    make_clustered_events(tenant_a.tenant)
+    tiny_config(tenant_a)
+    train(tenant_a)
+    sent_jobs.clear()
+    assert services.scheduled_retrain(tenant=tenant_a.tenant) is None
+    item = Event.objects.filter(tenant=tenant_a.tenant).first().item
+    Event.objects.create(tenant=tenant_a.tenant, user_id="u1", event_type="view", item=item, timestamp=timezone.now())
+    job = services.scheduled_retrain(tenant=tenant_a.tenant)
+    assert job is not None
+    assert job.trigger == "schedule"
+
+
+def test_pruning_keeps_the_newest_and_the_active(tenant_a):
+    make_clustered_events(tenant_a.tenant)
+    tiny_config(tenant_a, keep_versions=1, epochs=1)
+    first = train(tenant_a)["model_version"]
+    train(tenant_a)
+    train(tenant_a)
+    tenant_a.client.post(f"/api/v1/models/{first['id']}/activate")
+    pruned = services.artifacts_prune()
+    statuses = dict(ModelVersion.objects.filter(tenant=tenant_a.tenant).values_list("version", "status"))
+    assert pruned == 1
+    assert statuses == {1: "ready", 2: "pruned", 3: "ready"}
+    assert ModelVersion.objects.get(pk=first["id"]).is_active
+    response = tenant_a.client.post(f"/api/v1/models/{ModelVersion.objects.get(version=2).pk}/activate")
+    assert response.status_code == 409
+
+
+def test_two_tenants_models_never_mix(tenant_a, tenant_b):
+    make_clustered_events(tenant_a.tenant)
+    make_clustered_events(tenant_b.tenant, n_users=30, n_items=24, user_prefix="b", item_prefix="bi")
+    tiny_config(tenant_a)
+    tiny_config(tenant_b)
+    a = train(tenant_a)["model_version"]
+    b = train(tenant_b)["model_version"]
+    assert (a["n_users"], b["n_users"]) == (60, 30)
+    assert a["version"] == b["version"] == 1
+    assert tenant_b.client.get(f"/api/v1/models/{a['id']}").status_code == 404
+    assert tenant_b.client.post(f"/api/v1/models/{a['id']}/activate").status_code == 404
+    assert tenant_b.client.get("/api/v1/models").json()["count"] == 1
+    job_a = TrainingJob.objects.get(tenant=tenant_a.tenant)
+    assert tenant_b.client.get(f"/api/v1/training-jobs/{job_a.pk}").status_code == 404
+    metadata_b = get_model_store().local_path(ModelVersion.objects.get(pk=b["id"]).artifact_uri) / "metadata.json"
+    assert '"u1"' not in metadata_b.read_text()
+
+
+def test_training_endpoints_need_the_train_scope(tenant_a):
+    from tests.factories import make_api_key
+
+    client = tenant_a.client_with(make_api_key(tenant_a.tenant, scopes=["recommend", "ingest"]))
+    assert client.get("/api/v1/models").status_code == 403
+    assert client.post("/api/v1/training-jobs", {}, format="json").status_code == 403
+
+
+def test_train_command_prints_progress_and_metrics(tenant_a, capsys):
+    make_clustered_events(tenant_a.tenant)
+    tiny_config(tenant_a)
+    call_command("train", "--tenant", tenant_a.tenant.slug, "--epochs", "3", "--seed", "7")
+    out = capsys.readouterr().out
+    assert "epoch 1/" in out
+    assert "HR@10" in out
+    assert "popularity" in out
+    assert ModelVersion.objects.filter(tenant=tenant_a.tenant).count() == 1
+
+
+def test_train_command_on_a_file(tenant_a, tmp_path, capsys):
+    rows = ["user_id,item_id,rating"]
+    for u in range(40):
+        rows += [f"f{u},m{(u % 4) + 4 * k},5" for k in range(6)]
+    path = tmp_path / "ratings.csv"
+    path.write_text("\n".join(rows) + "\n")
+    tiny_config(tenant_a)
+    call_command("train", "--tenant", tenant_a.tenant.slug, "--data-path", str(path), "--epochs", "2")
+    version = ModelVersion.objects.get(tenant=tenant_a.tenant)
+    assert version.n_users == 40
+    assert version.data_fingerprint.startswith("file:")
+    assert "HR@10" in capsys.readouterr().out
