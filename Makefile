@@ -41,13 +41,13 @@ run: install
 		$(BIN)/python manage.py demo --url http://$(HOST):$(PORT)/
 	DEBUG=$${DEBUG:-0} SECRET_KEY=$${SECRET_KEY:-$$(cat var/secret_key)} WEB_HOST=$(HOST) WEB_PORT=$(PORT) \
 		ALLOWED_HOSTS=$${ALLOWED_HOSTS:-localhost,127.0.0.1,$(HOST)} PATH=$(CURDIR)/$(BIN):$$PATH \
-		$(BIN)/honcho start -f Procfile
+		$(BIN)/honcho start -e /dev/null -f Procfile
 
 # Autoreloading development server (DEBUG on) with the same worker and beat.
 dev: install
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py demo --url http://$(HOST):$(PORT)/
-	WEB_HOST=$(HOST) WEB_PORT=$(PORT) PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho start -f Procfile.dev
+	WEB_HOST=$(HOST) WEB_PORT=$(PORT) PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho start -e /dev/null -f Procfile.dev
 
 lint: install-dev
 	$(BIN)/ruff check .

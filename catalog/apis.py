@@ -6,7 +6,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from recsys_site.api import Pagination, TenantApiView, parse_bool, validated
+from recsys_site.api import Pagination, TenantApiView, paginated, parse_bool, validated
 
 from . import selectors, services
 from .models import Item
@@ -66,7 +66,8 @@ class ItemListApi(TenantApiView):
             OpenApiParameter("page", int),
             OpenApiParameter("include_inactive", bool),
         ],
-        responses=ItemOutput(many=True),
+        operation_id="items_list",
+        responses=paginated(ItemOutput),
         tags=["catalog"],
     )
     def get(self, request):
@@ -165,7 +166,7 @@ class UploadInput(serializers.Serializer):
 class CatalogImportListApi(TenantApiView):
     required_scope = "ingest"
 
-    @extend_schema(responses=ImportOutput(many=True), tags=["catalog"])
+    @extend_schema(operation_id="catalog_imports_list", responses=paginated(ImportOutput), tags=["catalog"])
     def get(self, request):
         paginator = Pagination()
         page = paginator.paginate_queryset(selectors.catalog_import_list(tenant=self.tenant), request, view=self)

@@ -10,7 +10,7 @@ from accounts.authentication import AuthenticatedKey
 from accounts.permissions import ScopeRequired
 from accounts.selectors import user_id_pattern
 from catalog.apis import ImportOutput, UploadInput
-from recsys_site.api import Pagination, TenantApiView, parse_int
+from recsys_site.api import Pagination, TenantApiView, paginated, parse_int
 
 from . import rules, selectors, services
 from .imports import interaction_import_create
@@ -90,7 +90,7 @@ class UserInteractionsApi(TenantApiView):
 
     @extend_schema(
         parameters=[OpenApiParameter("days", int, description="How far back, 1-3650 days (default 30).")],
-        responses=EventOutput(many=True),
+        responses=paginated(EventOutput),
         tags=["events"],
     )
     def get(self, request, user_id: str):
@@ -124,7 +124,7 @@ def _account(request):
 class InteractionImportListApi(TenantApiView):
     required_scope = "ingest"
 
-    @extend_schema(responses=ImportOutput(many=True), tags=["events"])
+    @extend_schema(operation_id="interactions_imports_list", responses=paginated(ImportOutput), tags=["events"])
     def get(self, request):
         paginator = Pagination()
         page = paginator.paginate_queryset(selectors.interaction_import_list(tenant=self.tenant), request, view=self)

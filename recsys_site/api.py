@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from rest_framework import serializers
@@ -55,6 +56,23 @@ class Pagination(PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
+
+
+@functools.cache
+def paginated(serializer_class: type[serializers.Serializer]) -> type[serializers.Serializer]:
+    """The schema of a :class:`Pagination` page of ``serializer_class`` (``count``, ``next``, ``previous``,
+    ``results``), for ``@extend_schema(responses=paginated(X))`` on plain API views."""
+    name = serializer_class.__name__.removesuffix("Serializer").removesuffix("Output")
+    return type(
+        f"Paginated{name}List",
+        (serializers.Serializer,),
+        {
+            "count": serializers.IntegerField(),
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": serializer_class(many=True),
+        },
+    )
 
 
 def parse_int(params: Any, name: str, *, default: int, minimum: int, maximum: int) -> int:

@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 
 from django.core.cache import cache
 from django.db import connection
 from django.http import JsonResponse
-from django.views.decorators.http import require_GET
 
 from .celery import app as celery_app
+from .exceptions import envelope
 
 logger = logging.getLogger(__name__)
+
+
+def require_GET(view):
+    """Like Django's ``require_GET`` (HEAD too), but a wrong method gets the API's 405 error envelope."""
+
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if request.method not in ("GET", "HEAD"):
+            body = envelope("method_not_allowed", f'Method "{request.method}" not allowed.')
+            response = JsonResponse(body, status=405)
+            response["Allow"] = "GET, HEAD"
+            return response
+        return view(request, *args, **kwargs)
+
+    return wrapped
 
 
 @require_GET

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 from django.core.management import call_command
 from django.test import Client
 
@@ -37,6 +38,13 @@ def test_unknown_route_outside_the_api_is_a_page():
 
 def test_wrong_method(tenant_a):
     assert_envelope(tenant_a.client.post("/api/v1/items", {}, format="json"), 405, "method_not_allowed")
+
+
+@pytest.mark.parametrize("path", ["/health", "/health/ready"])
+def test_health_wrong_method_is_an_envelope(path):
+    response = Client().post(path)
+    assert_envelope(response, 405, "method_not_allowed")
+    assert response["Allow"] == "GET, HEAD"
 
 
 def test_missing_key(anon):
@@ -128,6 +136,12 @@ def test_openapi_schema_renders_without_warnings(tmp_path):
     text = out.read_text()
     assert "ApiKeyAuth" in text
     assert "X-API-Key" in text
+    # List endpoints answer a page object, and the schema says so.
+    schema = yaml.safe_load(text)
+    keys = schema["paths"]["/api/v1/api-keys"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    page = schema["components"]["schemas"][keys["$ref"].rsplit("/", 1)[1]]
+    assert set(page["properties"]) == {"count", "next", "previous", "results"}
+    assert page["properties"]["results"]["type"] == "array"
 
 
 def test_schema_and_docs_are_served_without_internet():

@@ -87,6 +87,17 @@ def test_trained_model_beats_popularity(clustered_data, trained):
     assert model_hr > pop_hr + 0.3
 
 
+def test_softmax_loss_learns_the_structure_too(clustered_data):
+    _, train, (hu, hi, neg) = clustered_data
+    params = TINY.replace(loss="softmax", refit=False)
+    result = train_ncf(train, params)
+    model_hr = ncf_protocol_metrics(lambda u, i: predict(result.model, u, i), hu, hi, neg, k=5)["hr_at_5"]
+    assert model_hr > 0.9
+    assert all(np.isfinite(h.loss) and h.loss > 0 for h in result.history)
+    with pytest.raises(ValueError, match="loss"):
+        NCFParams(loss="hinge")
+
+
 def test_history_callbacks_best_epoch_and_refit(trained):
     result, _, epochs_seen = trained
     assert len(result.history) == len(epochs_seen) >= 2

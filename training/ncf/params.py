@@ -6,6 +6,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+LOSSES = ("bce", "softmax")
+
 
 @dataclass(frozen=True)
 class NCFParams:
@@ -21,6 +23,8 @@ class NCFParams:
                      ``learning_rate``: its new users and items start from scratch).
     lr_decay:        multiplicative learning-rate decay applied after every epoch (1.0 = constant).
     num_negatives:   negatives sampled per positive, resampled every epoch.
+    loss:            ``"bce"``: binary cross-entropy on every example (He et al.); ``"softmax"``: each positive
+                     against its own ``num_negatives`` negatives (sampled softmax), a ranking loss.
     l2:              L2 penalty on the embeddings looked up in each batch (per example, averaged over the batch),
                      like per-example weight decay in SGD matrix factorisation.
     l2_dense:        L2 penalty on the MLP and output kernels (summed over weights, added once per batch).
@@ -45,6 +49,7 @@ class NCFParams:
     finetune_learning_rate: float = 0.0002
     lr_decay: float = 1.0
     num_negatives: int = 4
+    loss: str = "bce"
     l2: float = 0.0
     l2_dense: float = 0.0
     learn_gmf_weights: bool = False
@@ -68,6 +73,8 @@ class NCFParams:
         for name in ("epochs", "batch_size", "num_negatives", "patience"):
             if getattr(self, name) < (0 if name == "patience" else 1):
                 raise ValueError(f"{name} is out of range")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {', '.join(LOSSES)}")
         rates_ok = min(self.learning_rate, self.finetune_learning_rate) > 0 and 0 < self.lr_decay <= 1
         if not rates_ok or self.l2 < 0 or self.l2_dense < 0:
             raise ValueError("learning_rate must be > 0, l2 and l2_dense >= 0, lr_decay in (0, 1]")
