@@ -7,11 +7,12 @@ Run from the project root::
 
 Set-up (not timed): a fresh bench database; an ML-1M-sized shop (6,040 users x 3,706 movies) whose catalogue
 is built from ../shared/datasets/ml-1m/movies.dat (title, first genre) and whose 1,000,186 ratings are
-imported through the ordinary import path; an active NeuMF model of the production shape (64 factors, MLP
-128-64-32): with `--train` trained through the service (about five minutes), otherwise random weights of that
-shape exported the way training exports them (serving's cost does not depend on the values). The server is
-started as the Procfile does (`gunicorn recsys_site.wsgi --workers N`, DEBUG=0, PostgreSQL, Redis) and driven
-by wrk on loopback with API-key auth on and a rate limit high enough not to throttle.
+imported through the ordinary import path; an active NeuMF model of the production shape (NCFParams'
+defaults: 256 GMF factors, MLP 64-32-16): with `--train` trained through the service (about five minutes),
+otherwise random weights of that shape exported the way training exports them (serving's cost does not
+depend on the values). The server is started as the Procfile does (`gunicorn recsys_site.wsgi --workers N`,
+DEBUG=0, PostgreSQL, Redis) and driven by wrk on loopback with API-key auth on and a rate limit high enough
+not to throttle.
 
 Stores: database recsys_bench_serve (dropped and recreated; any name containing "bench" via --database-url)
 and Redis database 11. Targets: uncached top-10 >= 1,000 req/s with p99 <= 25 ms and no errors; cached
@@ -33,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from loadgen import (  # noqa: E402 - needs the bench directory on sys.path
     ROOT,
@@ -52,8 +54,11 @@ from loadgen import (  # noqa: E402 - needs the bench directory on sys.path
     timed,
 )
 
+from training.ncf.params import NCFParams  # noqa: E402 - needs the project root on sys.path
+
 ML1M = ROOT.parent / "shared" / "datasets" / "ml-1m"
-EMBEDDING, MLP = 64, (128, 64, 32)
+# The production shape: what a new tenant's training config trains (NCFParams' benchmarked defaults).
+EMBEDDING, MLP = NCFParams().embedding_dim, NCFParams().mlp_layers
 TARGETS = {"uncached": (1000, 25), "cached": (2000, 10), "other": (None, 50)}
 
 

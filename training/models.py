@@ -13,7 +13,7 @@ def default_event_weights() -> dict[str, float]:
 
 
 def default_mlp_layers() -> list[int]:
-    return [128, 64, 32]
+    return [64, 32, 16]
 
 
 class TrainingConfig(models.Model):
@@ -24,13 +24,13 @@ class TrainingConfig(models.Model):
 
     tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="training_config")
     algorithm = models.CharField(max_length=20, choices=Algorithm.choices, default=Algorithm.NEUMF)
-    embedding_dim = models.PositiveIntegerField(default=64)
+    embedding_dim = models.PositiveIntegerField(default=256)
     mlp_layers = models.JSONField(default=default_mlp_layers)
-    epochs = models.PositiveIntegerField(default=20, help_text="Most epochs; early stopping usually ends sooner.")
-    batch_size = models.PositiveIntegerField(default=4096)
-    learning_rate = models.FloatField(default=0.002)
-    num_negatives = models.PositiveIntegerField(default=4)
-    l2 = models.FloatField(default=0.0)
+    epochs = models.PositiveIntegerField(default=12, help_text="Most epochs; early stopping usually ends sooner.")
+    batch_size = models.PositiveIntegerField(default=8192)
+    learning_rate = models.FloatField(default=0.003)
+    num_negatives = models.PositiveIntegerField(default=8)
+    l2 = models.FloatField(default=0.003)
     event_weights = models.JSONField(default=default_event_weights)
     retrain_schedule = models.CharField(max_length=100, default="0 3 * * *", help_text="Cron, UTC.")
     schedule_enabled = models.BooleanField(default=True)

@@ -197,7 +197,7 @@ def test_settings_page_shows_both_sections(tenant_a):
     html = browser(tenant_a).get("/settings/").content.decode()
     assert 'id="training"' in html
     assert 'id="shop"' in html
-    assert 'value="128, 64, 32"' in html
+    assert 'value="64, 32, 16"' in html  # the default MLP tower
     assert 'value="0 3 * * *"' in html
     assert 'name="weight_purchase"' in html
     assert 'name="rate_limit_per_minute"' in html
@@ -230,7 +230,7 @@ def test_training_settings_errors_are_shown_beside_their_fields(tenant_a):
     )
     assert "At least one event type needs a weight above 0." in nothing.content.decode()
     config = TrainingConfig.objects.get(tenant=tenant_a.tenant)
-    assert config.mlp_layers == (before.mlp_layers if before else [128, 64, 32])
+    assert config.mlp_layers == (before.mlp_layers if before else [64, 32, 16])
 
 
 def test_saving_training_settings_moves_the_schedule(tenant_a):

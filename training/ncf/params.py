@@ -11,7 +11,7 @@ LOSSES = ("bce", "softmax")
 
 @dataclass(frozen=True)
 class NCFParams:
-    """NeuMF training settings. The defaults meet the ML-1M target of ``bench/ncf_ml1m.py``.
+    """NeuMF training settings. The defaults are those measured by ``bench/ncf_ml1m.py`` (docs/BENCHMARKS.md).
 
     embedding_dim:   GMF factors.
     mlp_layers:      MLP tower; ``mlp_layers[0]`` is the width of the concatenated user+item MLP embedding
@@ -41,26 +41,26 @@ class NCFParams:
     init_std:        standard deviation of the normal initialiser of all embeddings.
     """
 
-    embedding_dim: int = 64
-    mlp_layers: tuple[int, ...] = (128, 64, 32)
-    epochs: int = 30
+    embedding_dim: int = 256
+    mlp_layers: tuple[int, ...] = (64, 32, 16)
+    epochs: int = 12
     batch_size: int = 8192
-    learning_rate: float = 0.004
+    learning_rate: float = 0.003
     finetune_learning_rate: float = 0.0002
-    lr_decay: float = 1.0
-    num_negatives: int = 4
+    lr_decay: float = 0.85
+    num_negatives: int = 8
     loss: str = "bce"
-    l2: float = 0.0
-    l2_dense: float = 0.0
+    l2: float = 0.003
+    l2_dense: float = 0.0001
     learn_gmf_weights: bool = False
     item_bias: bool = False
     seed: int = 0
     pretrain: bool = False
     pretrain_epochs: int = 20
-    patience: int = 3
+    patience: int = 2
     refit: bool = True
     min_delta: float = 0.0
-    init_std: float = 0.01
+    init_std: float = 0.1
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mlp_layers", tuple(int(x) for x in self.mlp_layers))
