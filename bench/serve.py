@@ -306,7 +306,8 @@ def large_part(server: Gunicorn, connections: int, duration: float, rows: list) 
     headers = {"X-API-Key": key, "Content-Type": "application/json"}
     bodies = [json.dumps({"user_id": u, "n": 10}) for u in random.Random(5).sample(users, 1000)]
     url = server.url + "/api/v1/recommendations"
-    run_wrk(url, method="POST", headers=headers, bodies=bodies, duration_s=3, connections=1)
+    # Warm every worker (each loads the catalogue and the model on its first request), then measure.
+    run_wrk(url, method="POST", headers=headers, bodies=bodies, duration_s=5, connections=connections)
     single, _ = run_wrk(url, method="POST", headers=headers, bodies=bodies, duration_s=duration, connections=1)
     print(f"100,000-item catalogue, top-10, one client at a time: {single.summary()}")
     loaded, _ = run_wrk(url, method="POST", headers=headers, bodies=bodies, duration_s=duration,
