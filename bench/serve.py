@@ -58,7 +58,7 @@ from training.ncf.params import NCFParams  # noqa: E402 - needs the project root
 
 ML1M = ROOT.parent / "shared" / "datasets" / "ml-1m"
 # The production shape: what a new tenant's training config trains (NCFParams' benchmarked defaults).
-EMBEDDING, MLP = NCFParams().embedding_dim, NCFParams().mlp_layers
+EMBEDDING, MLP = NCFParams.embedding_dim, NCFParams.mlp_layers
 TARGETS = {"uncached": (1000, 25), "cached": (2000, 10), "other": (None, 50)}
 
 

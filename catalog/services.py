@@ -16,24 +16,10 @@ from recommendations.freshness import catalog_changed
 from recsys_site.errors import NotFound, ValidationFailed
 
 from .models import Item
+from .parsers.fields import FIELDS
 
 # Fields an import or the API may set; `external_id` and `tenant` are the key.
-ITEM_FIELDS = [
-    "name",
-    "main_category",
-    "sub_category",
-    "description",
-    "tags",
-    "image",
-    "link",
-    "rating",
-    "rating_count",
-    "price",
-    "original_price",
-    "discount_ratio",
-    "attributes",
-    "is_active",
-]
+ITEM_FIELDS = [name for name in FIELDS if name != "external_id"]
 
 
 def clean_item_id(*, tenant: Tenant, value: Any, field: str = "item_id") -> str:

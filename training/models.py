@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 
 from accounts.models import Tenant, TenantModel
+from training.ncf.params import NCFParams
 
 
 def default_event_weights() -> dict[str, float]:
@@ -13,24 +14,28 @@ def default_event_weights() -> dict[str, float]:
 
 
 def default_mlp_layers() -> list[int]:
-    return [64, 32, 16]
+    return list(NCFParams.mlp_layers)
 
 
 class TrainingConfig(models.Model):
-    """The tenant's model settings; one row per tenant, created on first use."""
+    """The tenant's model settings; one row per tenant, created on first use.
+
+    The NeuMF settings default to :class:`NCFParams`' (the ones measured by ``bench/ncf_ml1m.py``)."""
 
     class Algorithm(models.TextChoices):
         NEUMF = "neumf", "NeuMF (GMF + MLP)"
 
     tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="training_config")
     algorithm = models.CharField(max_length=20, choices=Algorithm.choices, default=Algorithm.NEUMF)
-    embedding_dim = models.PositiveIntegerField(default=256)
+    embedding_dim = models.PositiveIntegerField(default=NCFParams.embedding_dim)
     mlp_layers = models.JSONField(default=default_mlp_layers)
-    epochs = models.PositiveIntegerField(default=12, help_text="Most epochs; early stopping usually ends sooner.")
-    batch_size = models.PositiveIntegerField(default=8192)
-    learning_rate = models.FloatField(default=0.003)
-    num_negatives = models.PositiveIntegerField(default=8)
-    l2 = models.FloatField(default=0.003)
+    epochs = models.PositiveIntegerField(
+        default=NCFParams.epochs, help_text="Most epochs; early stopping usually ends sooner."
+    )
+    batch_size = models.PositiveIntegerField(default=NCFParams.batch_size)
+    learning_rate = models.FloatField(default=NCFParams.learning_rate)
+    num_negatives = models.PositiveIntegerField(default=NCFParams.num_negatives)
+    l2 = models.FloatField(default=NCFParams.l2)
     event_weights = models.JSONField(default=default_event_weights)
     retrain_schedule = models.CharField(max_length=100, default="0 3 * * *", help_text="Cron, UTC.")
     schedule_enabled = models.BooleanField(default=True)

@@ -155,13 +155,13 @@ class _Trainer:
     def _step(self, users: tf.Tensor, items: tf.Tensor, positive_weights: tf.Tensor) -> tf.Tensor:
         with tf.GradientTape() as tape:
             logits, sq = self.group_logits(users, items)
-            labels = tf.concat([tf.ones_like(logits[:, :1]), tf.zeros_like(logits[:, 1:])], axis=1)
-            weights = tf.concat([positive_weights[:, None], tf.ones_like(logits[:, 1:])], axis=1)
             if self.params.loss == "softmax":
                 # Sampled softmax: the positive against its own k negatives, weighted by the positive's weight.
                 nll = tf.reduce_logsumexp(logits, axis=1) - logits[:, 0]
                 loss = tf.reduce_mean(positive_weights * nll)
             else:
+                labels = tf.concat([tf.ones_like(logits[:, :1]), tf.zeros_like(logits[:, 1:])], axis=1)
+                weights = tf.concat([positive_weights[:, None], tf.ones_like(logits[:, 1:])], axis=1)
                 bce = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
                 loss = tf.reduce_mean(weights * bce)
             total = loss
