@@ -279,7 +279,14 @@ def test_a_new_shop_from_signup_to_previewed_recommendations(page: Page, live_se
     expect(first.locator("img")).to_have_attribute("src", re.compile(r"^https://img\.shop\.test/sku\d+\.svg$"))
     expect(first.locator(".reason")).to_have_text(re.compile(r"^Similar to .+, from their recent activity$"))
     expect(results).to_contain_text("Audio › Audio essentials")  # user0 shops in Audio
-    assert page.evaluate("[...document.querySelectorAll('#results img')].every(img => img.naturalWidth > 0)")
+    # Pictures are lazy: bring each into view, then wait until every one has loaded (not just been requested).
+    for picture in results.locator("img").all():
+        picture.scroll_into_view_if_needed()
+    page.wait_for_function(
+        "[...document.querySelectorAll('#results img')].every(img => img.complete && img.naturalWidth > 0)",
+        timeout=10 * SECONDS,
+    )
+    page.evaluate("window.scrollTo(0, 0)")
     snap(page, "10-preview")
 
     # --- an item and its neighbours ---------------------------------------------------------------------------
