@@ -9,6 +9,7 @@ written at most once a minute per key.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -67,9 +68,26 @@ def _touch_last_used(key_id: int) -> None:
     ApiKey.objects.filter(pk=key_id).update(last_used_at=timezone.now())
 
 
-def _load_key(hashed: str, prefix: str) -> tuple[AuthenticatedKey | None, int | None]:
-    """The key's record and its rate-limit count for this minute, read in one cache round trip."""
-    (record,), count = hotcache.get_many([api_key_cache_key(hashed)], incr=rate_counter_key(f"key:{prefix}"))
+# The tenant of each key prefix seen by this process (a key never changes tenant), so that what a request
+# will read next can travel with the key lookup; bounded by the number of keys in use.
+_tenant_of_prefix: dict[str, Tenant] = {}
+MAX_REMEMBERED_PREFIXES = 10_000
+
+ReadAheadFor = Callable[[Tenant], "hotcache.ReadAhead | None"]
+
+
+def _load_key(
+    hashed: str, prefix: str, read_ahead: ReadAheadFor | None = None
+) -> tuple[AuthenticatedKey | None, int | None]:
+    """The key's record and its rate-limit count for this minute, read in one cache round trip, with what
+    `read_ahead(tenant)` names for the tenant this prefix belonged to before (see `hotcache.ReadAhead`)."""
+    guess = _tenant_of_prefix.get(prefix) if read_ahead is not None else None
+    ahead = read_ahead(guess) if guess is not None else None
+    (record,), count = hotcache.get_many(
+        [api_key_cache_key(hashed)], incr=rate_counter_key(f"key:{prefix}"), read_ahead=ahead
+    )
+    if ahead is not None and (record is None or record.tenant.pk != guess.pk):
+        hotcache.forget_read_ahead()  # never let one tenant's request use keys read for another
     if record is None:
         api_key = ApiKey.objects.select_related("tenant").filter(hashed_key=hashed).first()
         if api_key is None or api_key.revoked_at is not None or not api_key.tenant.is_active:
@@ -78,16 +96,25 @@ def _load_key(hashed: str, prefix: str) -> tuple[AuthenticatedKey | None, int | 
             id=api_key.pk, prefix=api_key.prefix, scopes=frozenset(api_key.scopes), tenant=api_key.tenant
         )
         hotcache.set_value(api_key_cache_key(hashed), record, settings.API_KEY_CACHE_SECONDS)
+    if read_ahead is not None:
+        if guess is None and len(_tenant_of_prefix) >= MAX_REMEMBERED_PREFIXES:
+            _tenant_of_prefix.clear()
+        _tenant_of_prefix[prefix] = record.tenant  # the freshest copy, for the next request's read-ahead
     return record, count
 
 
-def authenticate_api_key(raw_key: str) -> ApiKeyPrincipal:
-    """The principal of a key (with its rate count for this minute), or AuthenticationFailed."""
+def authenticate_api_key(raw_key: str, *, read_ahead: ReadAheadFor | None = None) -> ApiKeyPrincipal:
+    """The principal of a key (with its rate count for this minute), or AuthenticationFailed.
+
+    `read_ahead(tenant)` may name cache keys the request will read next for that tenant; they are fetched
+    in the same round trip as the key (from the second request of a key on in this process) and kept for
+    the request (inside `hotcache.request_scope()`), unless the key turns out to belong elsewhere.
+    """
     raw_key = raw_key.strip()
     parts = raw_key.split("_", 2)
     if len(parts) != 3 or parts[0] != "rk" or not parts[1] or not parts[2]:
         raise exceptions.AuthenticationFailed("The API key is malformed.", code="invalid_api_key")
-    key, count = _load_key(hash_api_key(raw_key), parts[1])
+    key, count = _load_key(hash_api_key(raw_key), parts[1], read_ahead)
     if key is None:
         raise exceptions.AuthenticationFailed("The API key is not valid or was revoked.", code="invalid_api_key")
     _touch_last_used(key.id)

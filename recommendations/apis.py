@@ -7,16 +7,17 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 
 from accounts.models import Tenant
 from accounts.selectors import item_id_pattern, user_id_pattern
 from interactions.rules import validate_id
+from recsys_site import hotcache
 from recsys_site.api import TenantApiView, parse_bool, parse_int
 from recsys_site.errors import ValidationFailed
 
-from . import associations, home, personalized, popularity, search, similar
-from .results_cache import cached_answer
+from . import associations, home, personalized, popularity, results_cache, search, similar
 from .rules import Filters
 from .tenant_settings import recommendation_settings_for
 
@@ -108,26 +109,40 @@ FILTER_PARAMS = [
 ]
 
 
+def _personalised_request(tenant: Tenant, params: Any, user_id: Any) -> tuple[personalized.Request, str]:
+    """The validated request and its key in the user's answer cache."""
+    request = personalized.Request(
+        user_id=_user_id(tenant, user_id),
+        n=parse_int(params, "n", default=10, minimum=1, maximum=100),
+        filters=_filters(tenant, params),
+        exclude_seen=parse_bool(params, "exclude_seen", default=True),
+    )
+    return request, f"r:{request.n}:{request.exclude_seen}:{request.filters.cache_key()}"
+
+
 def personalised_answer(tenant: Tenant, params: Any, user_id: Any) -> dict:
     """Validate a recommendations request and answer it (from the short-lived cache when it can).
 
     Shared by the DRF views below and by `fastpath` (API-key requests, answered before DRF).
     """
-    user_id = _user_id(tenant, user_id)
-    request = personalized.Request(
-        user_id=user_id,
-        n=parse_int(params, "n", default=10, minimum=1, maximum=100),
-        filters=_filters(tenant, params),
-        exclude_seen=parse_bool(params, "exclude_seen", default=True),
-    )
-    ttl = recommendation_settings_for(tenant_id=tenant.pk).result_cache_seconds
-    return cached_answer(
+    request, cache_params = _personalised_request(tenant, params, user_id)
+    return results_cache.cached_answer(
         tenant_id=tenant.pk,
-        user_id=user_id,
-        params=f"r:{request.n}:{request.exclude_seen}:{request.filters.cache_key()}",
-        ttl=ttl,
+        user_id=request.user_id,
+        params=cache_params,
+        ttl=recommendation_settings_for(tenant_id=tenant.pk).result_cache_seconds,
         compute=lambda: personalized.recommend(tenant_id=tenant.pk, request=request),
     )
+
+
+def personalised_read_ahead(tenant: Tenant, params: Any, user_id: Any) -> hotcache.ReadAhead | None:
+    """The cache keys `personalised_answer` will read for this request (None if it is invalid: it will fail)."""
+    try:
+        request, cache_params = _personalised_request(tenant, params, user_id)
+    except (ValidationFailed, APIException):
+        return None
+    ttl = recommendation_settings_for(tenant_id=tenant.pk).result_cache_seconds
+    return results_cache.read_ahead(tenant_id=tenant.pk, user_id=request.user_id, params=cache_params, ttl=ttl)
 
 
 class RecommendationsMixin:

@@ -83,6 +83,12 @@ def popularity_refreshed(*, tenant_id: int) -> None:
 
 
 ANSWER_KINDS = ("model", "events", "catalog", "settings")
+KINDS = (*ANSWER_KINDS, "popularity")
+
+
+def all_version_keys(tenant_id: int) -> list[str]:
+    """Every version a request may check (what a request reads ahead with its API key)."""
+    return [version_key(kind, tenant_id) for kind in KINDS]
 
 
 def answer_version_keys(tenant_id: int) -> list[str]:

@@ -34,12 +34,17 @@ class UserHistory:
         return self.last_event_at is None
 
     def seen(self, event_types: list[str]) -> np.ndarray:
-        """Distinct items the user had an event of one of `event_types` with."""
+        """Items the user had an event of one of `event_types` with (an item may appear more than once)."""
         if not len(self.item_pks):
             return self.item_pks
         wanted = set(event_types)
+        present = set(self.event_types)
+        if present <= wanted:  # the usual case: every kind of event the user has counts as seen
+            return self.item_pks
+        if not present & wanted:
+            return self.item_pks[:0]
         mask = np.fromiter((t in wanted for t in self.event_types), dtype=bool, count=len(self.event_types))
-        return np.unique(self.item_pks[mask])
+        return self.item_pks[mask]
 
     def recent_items(self, limit: int, event_types: tuple[str, ...] | None = None) -> list[int]:
         """Distinct recent item pks, newest first."""

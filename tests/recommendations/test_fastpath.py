@@ -88,3 +88,65 @@ def test_another_tenants_key_sees_its_own_shop(shop_with_model, tenant_b):
     body = keyed(tenant_b.key).get("/api/v1/recommendations/u1").json()
     assert body["strategy"] == "popular"
     assert body["items"] == []  # tenant B has no items at all
+
+
+class RoundTrips:
+    """Counts the Redis round trips of the cache client (pipelines and single commands)."""
+
+    def __init__(self, monkeypatch):
+        import redis
+
+        self.count = 0
+        execute, command = redis.client.Pipeline.execute, redis.Redis.execute_command
+
+        def counted_execute(pipe, *args, **kwargs):
+            self.count += 1
+            return execute(pipe, *args, **kwargs)
+
+        def counted_command(client, *args, **kwargs):
+            self.count += 1
+            return command(client, *args, **kwargs)
+
+        monkeypatch.setattr(redis.client.Pipeline, "execute", counted_execute)
+        monkeypatch.setattr(redis.Redis, "execute_command", counted_command)
+
+
+def test_a_returning_key_reads_key_answer_and_history_in_one_round_trip(shop_with_model, monkeypatch, settings):
+    from recsys_site.redis_client import get_redis
+
+    if get_redis() is None:
+        pytest.skip("needs the Redis cache")
+    settings.SERVING_VERSION_CHECK_SECONDS = 60  # as in production: local caches check versions now and then
+    trips = RoundTrips(monkeypatch)
+    client = keyed(shop_with_model.key)
+    first = client.get("/api/v1/recommendations/u1", {"n": 5})
+    assert first.status_code == 200
+    trips.count = 0
+    again = client.get("/api/v1/recommendations/u1", {"n": 5})  # a cached answer: key, versions and entry at once
+    assert again.json() == first.json()
+    assert trips.count == 1
+    trips.count = 0
+    other = client.get("/api/v1/recommendations/u2", {"n": 5})  # computed: the history came with the key
+    assert other.status_code == 200
+    assert other.json()["strategy"] == "neumf"
+    writes = 2  # the history and the answer are stored for next time
+    assert trips.count == 1 + writes
+    trips.count = 0
+    assert client.get("/api/v1/recommendations/u2", {"n": 5}).json() == other.json()
+    assert trips.count == 1
+
+
+def test_read_ahead_never_crosses_tenants(shop_with_model, tenant_b):
+    a, b = keyed(shop_with_model.key), keyed(tenant_b.key)
+    for _ in range(3):  # every process now knows both keys' tenants and reads ahead for them
+        mine = a.get("/api/v1/recommendations/u1", {"n": 5}).json()
+        theirs = b.get("/api/v1/recommendations/u1", {"n": 5}).json()
+        assert mine["strategy"] == "neumf"
+        assert len(mine["items"]) == 5
+        assert theirs["strategy"] == "popular"
+        assert theirs["items"] == []
+    # A wrong secret behind tenant A's (now familiar) prefix reads nothing of A's and is refused.
+    prefix = shop_with_model.key.split("_")[1]
+    forged = keyed(f"rk_{prefix}_not-the-secret").get("/api/v1/recommendations/u1", {"n": 5})
+    assert forged.status_code == 401
+    assert forged.json()["error"]["code"] == "invalid_api_key"
