@@ -260,7 +260,7 @@ def main() -> None:
             # First visits: the user's history (seen set) comes from PostgreSQL, then stays in Redis.
             bodies = [json.dumps({"user_id": u, "n": 10}) for u in cold_users]
             result, _ = run_wrk(f"{base}/recommendations", method="POST", headers=headers, bodies=bodies,
-                                duration_s=min(args.duration, 8), connections=connections)  # fmt: skip
+                                duration_s=min(args.duration, 4), connections=connections)  # fmt: skip
             if result.requests < len(cold_users):
                 rows.append(scenario("top-10, first visit (history from DB)", result, TARGETS["other"]))
             # Returning users (the steady state): history from Redis, the answer computed every time.
