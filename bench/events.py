@@ -4,8 +4,8 @@ Run from the project root::
 
     .venv/bin/python bench/events.py [--workers 2] [--client python|wrk] [--batches 300] [--concurrency 4]
 
-The server is started as the Procfile does (`gunicorn recsys_site.wsgi --workers N --timeout 60`, sync workers,
-DEBUG=0) on a free loopback port. The load comes from this machine too:
+The server is started as the Procfile does (`gunicorn recsys_site.wsgi -c recsys_site/gunicorn_conf.py --workers N
+--timeout 60`: threaded workers with keep-alive, DEBUG=0) on a free loopback port. The load comes from this machine too:
 
 * `--client python` (default): threads posting request bodies that were all built before the clock starts, each
   response read and parsed, so the accepted count is exact and checked against PostgreSQL. Its CPU time is shown.
