@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from recsys_site.api import ManagementApiView, Pagination, paginated, validated
+from recsys_site.api import PAGE_PARAMETERS, ManagementApiView, Pagination, paginated, validated
 
 from . import selectors, services
 from .models import ApiKey
@@ -153,7 +153,9 @@ class ApiKeyListApi(ManagementApiView):
         name = serializers.CharField(max_length=100)
         scopes = serializers.ListField(child=serializers.CharField(), required=False, allow_empty=False)
 
-    @extend_schema(operation_id="api_keys_list", responses=paginated(ApiKeyOutput), tags=["auth"])
+    @extend_schema(
+        operation_id="api_keys_list", parameters=PAGE_PARAMETERS, responses=paginated(ApiKeyOutput), tags=["auth"]
+    )
     def get(self, request):
         paginator = Pagination()
         page = paginator.paginate_queryset(selectors.api_key_list(tenant=self.tenant), request, view=self)

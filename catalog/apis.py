@@ -6,7 +6,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from recsys_site.api import Pagination, TenantApiView, paginated, parse_bool, validated
+from recsys_site.api import PAGE_PARAMETERS, Pagination, TenantApiView, paginated, parse_bool, validated
 
 from . import selectors, services
 from .models import Item
@@ -63,7 +63,7 @@ class ItemListApi(TenantApiView):
         parameters=[
             OpenApiParameter("category", str, description="Main or sub-category, case-insensitive."),
             OpenApiParameter("search", str, description="Part of the name, or an exact id."),
-            OpenApiParameter("page", int),
+            *PAGE_PARAMETERS,
             OpenApiParameter("include_inactive", bool),
         ],
         operation_id="items_list",
@@ -166,7 +166,12 @@ class UploadInput(serializers.Serializer):
 class CatalogImportListApi(TenantApiView):
     required_scope = "ingest"
 
-    @extend_schema(operation_id="catalog_imports_list", responses=paginated(ImportOutput), tags=["catalog"])
+    @extend_schema(
+        operation_id="catalog_imports_list",
+        parameters=PAGE_PARAMETERS,
+        responses=paginated(ImportOutput),
+        tags=["catalog"],
+    )
     def get(self, request):
         paginator = Pagination()
         page = paginator.paginate_queryset(selectors.catalog_import_list(tenant=self.tenant), request, view=self)

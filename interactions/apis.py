@@ -10,7 +10,7 @@ from accounts.authentication import AuthenticatedKey
 from accounts.permissions import ScopeRequired
 from accounts.selectors import user_id_pattern
 from catalog.apis import ImportOutput, UploadInput
-from recsys_site.api import Pagination, TenantApiView, paginated, parse_int
+from recsys_site.api import PAGE_PARAMETERS, Pagination, TenantApiView, paginated, parse_int
 
 from . import rules, selectors, services
 from .imports import interaction_import_create
@@ -89,7 +89,10 @@ class UserInteractionsApi(TenantApiView):
     required_scope = "ingest"
 
     @extend_schema(
-        parameters=[OpenApiParameter("days", int, description="How far back, 1-3650 days (default 30).")],
+        parameters=[
+            OpenApiParameter("days", int, description="How far back, 1-3650 days (default 30)."),
+            *PAGE_PARAMETERS,
+        ],
         responses=paginated(EventOutput),
         tags=["events"],
     )
@@ -124,7 +127,12 @@ def _account(request):
 class InteractionImportListApi(TenantApiView):
     required_scope = "ingest"
 
-    @extend_schema(operation_id="interactions_imports_list", responses=paginated(ImportOutput), tags=["events"])
+    @extend_schema(
+        operation_id="interactions_imports_list",
+        parameters=PAGE_PARAMETERS,
+        responses=paginated(ImportOutput),
+        tags=["events"],
+    )
     def get(self, request):
         paginator = Pagination()
         page = paginator.paginate_queryset(selectors.interaction_import_list(tenant=self.tenant), request, view=self)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.views import APIView
@@ -53,9 +54,37 @@ class ManagementApiView(TenantApiView):
 
 
 class Pagination(PageNumberPagination):
+    """`?page=` (from 1) and `?page_size=` (1-500, clamped; default 50). A non-integer or a page below 1 is a
+    400 like any bad parameter; a page past the last one is a 404 (follow `next` until it is null)."""
+
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
+
+    def get_page_size(self, request) -> int:
+        return parse_int(
+            request.query_params, self.page_size_query_param, default=self.page_size, minimum=1,
+            maximum=self.max_page_size,
+        )  # fmt: skip
+
+    def get_page_number(self, request, paginator):
+        raw = request.query_params.get(self.page_query_param)
+        if raw in self.last_page_strings:
+            return paginator.num_pages
+        number = parse_int(request.query_params, self.page_query_param, default=1, minimum=-(2**62), maximum=2**62)
+        if number < 1:
+            raise ValidationFailed(
+                f"'{self.page_query_param}' must be 1 or more.",
+                code="invalid_parameter",
+                details={self.page_query_param: [f"Invalid: {raw!r}."]},
+            )
+        return number
+
+
+PAGE_PARAMETERS = [
+    OpenApiParameter("page", int, description="1 or more, or `last` (default 1)"),
+    OpenApiParameter("page_size", int, description="1-500 (clamped), default 50"),
+]
 
 
 @functools.cache

@@ -26,6 +26,24 @@ def test_bad_json(tenant_a):
     assert_envelope(response, 400, "malformed_request")
 
 
+def test_pages_of_a_list(tenant_a, tenant_b):
+    from catalog.models import Item
+
+    Item.objects.bulk_create([Item(tenant=tenant_a.tenant, external_id=f"P{j}", name=f"Item {j}") for j in range(5)])
+    first = tenant_a.client.get("/api/v1/items", {"page_size": 2}).json()
+    assert first["count"] == 5
+    assert [i["id"] for i in first["results"]] == ["P0", "P1"]
+    assert "page=2" in first["next"]
+    last = tenant_a.client.get("/api/v1/items", {"page_size": 2, "page": "last"}).json()
+    assert [i["id"] for i in last["results"]] == ["P4"]
+    assert last["next"] is None
+    assert len(tenant_a.client.get("/api/v1/items", {"page_size": 10_000}).json()["results"]) == 5  # clamped
+    assert tenant_b.client.get("/api/v1/items").json()["count"] == 0
+    for bad in ({"page": "abc"}, {"page": "0"}, {"page": "-1"}, {"page_size": "many"}):
+        assert_envelope(tenant_a.client.get("/api/v1/items", bad), 400, "invalid_parameter")
+    assert_envelope(tenant_a.client.get("/api/v1/items", {"page_size": 2, "page": 4}), 404, "not_found")
+
+
 def test_unknown_route():
     assert_envelope(Client().get("/api/v1/nothing-here"), 404, "not_found")
 

@@ -6,7 +6,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from recsys_site.api import Pagination, TenantApiView, paginated, validated
+from recsys_site.api import PAGE_PARAMETERS, Pagination, TenantApiView, paginated, validated
 from recsys_site.errors import NotFound
 
 from . import selectors, services
@@ -111,7 +111,12 @@ class TrainingJobListApi(TenantApiView):
         fine_tune = serializers.BooleanField(required=False, default=False)
         params = serializers.DictField(required=False, default=dict)
 
-    @extend_schema(operation_id="training_jobs_list", responses=paginated(TrainingJobOutput), tags=["training"])
+    @extend_schema(
+        operation_id="training_jobs_list",
+        parameters=PAGE_PARAMETERS,
+        responses=paginated(TrainingJobOutput),
+        tags=["training"],
+    )
     def get(self, request):
         paginator = Pagination()
         jobs = selectors.training_job_list(tenant=self.tenant).select_related("model_version")
@@ -145,7 +150,12 @@ class TrainingJobDetailApi(TenantApiView):
 class ModelVersionListApi(TenantApiView):
     required_scope = "train"
 
-    @extend_schema(operation_id="models_list", responses=paginated(ModelVersionOutput), tags=["training"])
+    @extend_schema(
+        operation_id="models_list",
+        parameters=PAGE_PARAMETERS,
+        responses=paginated(ModelVersionOutput),
+        tags=["training"],
+    )
     def get(self, request):
         paginator = Pagination()
         page = paginator.paginate_queryset(selectors.model_version_list(tenant=self.tenant), request, view=self)
