@@ -137,6 +137,18 @@ def test_training_negatives_never_contain_positives():
     np.testing.assert_array_equal(weights, np.ones(len(data), dtype=np.float32))
 
 
+def test_large_tenants_sample_the_same_negatives_without_the_dense_table(monkeypatch):
+    from training.ncf import data as ncf_data
+
+    users, items = clustered(40, 30)
+    data = InteractionData.from_arrays(users, items, n_users=40, n_items=30)
+    dense = sample_training_negatives(data.keys, data.user_idx, 30, 6, np.random.default_rng(3))
+    monkeypatch.setattr(ncf_data, "DENSE_MEMBERSHIP_MAX_CELLS", 0)  # as for a catalog too big for the table
+    searched = sample_training_negatives(data.keys, data.user_idx, 30, 6, np.random.default_rng(3))
+    np.testing.assert_array_equal(dense, searched)
+    assert not contains(data.keys, np.repeat(data.user_idx, 6), searched, 30).any()
+
+
 def test_merge_duplicates_sum_and_max():
     u, i, w = merge_duplicates(np.array([1, 0, 1, 1]), np.array([2, 3, 2, 4]), np.array([1.0, 2.0, 3.0, 4.0]))
     np.testing.assert_array_equal(u, [0, 1, 1])

@@ -141,11 +141,26 @@ def sample_training_negatives(
     """
     row_users = np.repeat(np.asarray(users, dtype=np.int64), num_negatives)
     items = rng.integers(0, n_items, size=len(row_users), dtype=np.int64)
-    bad = np.flatnonzero(contains(keys, row_users, items, n_items))
+    is_positive = _membership(keys, n_items, int(row_users.max()) + 1 if len(row_users) else 0)
+    bad = np.flatnonzero(is_positive(row_users, items))
     while len(bad):
         items[bad] = rng.integers(0, n_items, size=len(bad), dtype=np.int64)
-        bad = bad[contains(keys, row_users[bad], items[bad], n_items)]
+        bad = bad[is_positive(row_users[bad], items[bad])]
     return items.astype(np.int32)
+
+
+DENSE_MEMBERSHIP_MAX_CELLS = 1 << 26  # a 64 MiB user x item table at most
+
+
+def _membership(keys: np.ndarray, n_items: int, n_users: int):
+    """A vectorised "is (user, item) a positive?" test: a lookup in a dense user x item table when it is small
+    (ML-1M's is 22 MiB, built in milliseconds; about 4x faster than the binary search over sorted keys, which
+    is what larger tenants get)."""
+    if n_users * n_items > DENSE_MEMBERSHIP_MAX_CELLS:
+        return lambda u, i: contains(keys, u, i, n_items)
+    table = np.zeros(n_users * n_items, dtype=bool)
+    table[keys[keys < n_users * n_items]] = True
+    return lambda u, i: table[u * n_items + i]
 
 
 def epoch_examples(
