@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -120,13 +121,13 @@ def _personalised_request(tenant: Tenant, params: Any, user_id: Any) -> tuple[pe
     return request, f"r:{request.n}:{request.exclude_seen}:{request.filters.cache_key()}"
 
 
-def personalised_answer(tenant: Tenant, params: Any, user_id: Any) -> dict:
-    """Validate a recommendations request and answer it (from the short-lived cache when it can).
+def personalised_body(tenant: Tenant, params: Any, user_id: Any) -> bytes:
+    """Validate a recommendations request and answer it as a JSON body (from the short-lived cache when it can).
 
-    Shared by the DRF views below and by `fastpath` (API-key requests, answered before DRF).
+    `fastpath` (API-key requests, answered before DRF) sends it as it is; the DRF views decode it.
     """
     request, cache_params = _personalised_request(tenant, params, user_id)
-    return results_cache.cached_answer(
+    return results_cache.cached_body(
         tenant_id=tenant.pk,
         user_id=request.user_id,
         params=cache_params,
@@ -135,8 +136,12 @@ def personalised_answer(tenant: Tenant, params: Any, user_id: Any) -> dict:
     )
 
 
+def personalised_answer(tenant: Tenant, params: Any, user_id: Any) -> dict:
+    return json.loads(personalised_body(tenant, params, user_id))
+
+
 def personalised_read_ahead(tenant: Tenant, params: Any, user_id: Any) -> hotcache.ReadAhead | None:
-    """The cache keys `personalised_answer` will read for this request (None if it is invalid: it will fail)."""
+    """The cache keys `personalised_body` will read for this request (None if it is invalid: it will fail)."""
     try:
         request, cache_params = _personalised_request(tenant, params, user_id)
     except (ValidationFailed, APIException):

@@ -5,7 +5,7 @@ served by this middleware right after Django's SecurityMiddleware: no session, C
 DRF request wrapping, content negotiation or view dispatch, which together cost more than the answer
 itself on a warm cache. Every rule is the one the DRF view applies, through the same functions:
 the key (`authenticate_api_key`), its scope (`require_scope`), the tenant's rate limit
-(`within_limit`), the input rules and the answer (`personalised_answer`), the error envelope
+(`within_limit`), the input rules and the answer (`personalised_body`), the error envelope
 (`error_parts`). Anything else (JWT or session auth, other content types, other paths) goes on to
 the normal stack, which is also what `/api/docs/` documents.
 """
@@ -33,10 +33,9 @@ PREFIX = "/api/v1/recommendations"
 _USER_PATH = re.compile(r"^/api/v1/recommendations/([^/]+)$")
 
 
-def _json(body: dict, status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
-    response = HttpResponse(
-        json.dumps(body, ensure_ascii=False, separators=(",", ":")), status=status, content_type="application/json"
-    )
+def _json(body: dict | bytes, status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
+    content = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    response = HttpResponse(content, status=status, content_type="application/json")
     response["X-Frame-Options"] = "DENY"
     response["Vary"] = "Accept"
     for name, value in (headers or {}).items():
@@ -75,7 +74,7 @@ class RecommendationsFastPath:
             if parsed is None:
                 return self.get_response(request)
             request.get_host()  # ALLOWED_HOSTS, as CommonMiddleware would check it
-            from .apis import personalised_answer, personalised_read_ahead
+            from .apis import personalised_body, personalised_read_ahead
 
             with hotcache.request_scope():
                 # The key, the answer's cache entries and the user's history in one Redis round trip.
@@ -86,7 +85,7 @@ class RecommendationsFastPath:
                 require_scope(principal.key, "recommend")
                 if not within_limit(principal.rate_count, tenant):
                     raise exceptions.Throttled(wait=seconds_left_in_window())
-                return _json(personalised_answer(tenant, *parsed))
+                return _json(personalised_body(tenant, *parsed))
         except DisallowedHost:
             return _json({"error": {"code": "bad_request", "message": "Invalid host.", "details": {}}}, 400)
         except Exception as exc:
