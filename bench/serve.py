@@ -43,6 +43,7 @@ from loadgen import (  # noqa: E402 - needs the bench directory on sys.path
     bench_env,
     bench_stores,
     bench_tenant,
+    cpu_probe_ms,
     django_setup,
     flush_redis,
     load_average,
@@ -237,7 +238,7 @@ def main() -> None:
     )
     var_dir = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     env = bench_env(stores, var_dir, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    print(f"{now_utc()}  {machine_description()}  load {load_average()}")
+    print(f"{now_utc()}  {machine_description()}  load {load_average()}  CPU probe {cpu_probe_ms():.0f} ms")
     try:
         with timed("fresh database"):
             recreate_database(stores, env)
@@ -294,6 +295,7 @@ def main() -> None:
             if not args.skip_large:
                 large_part(server, connections, args.duration, rows)
         report(rows, args, connections)
+        print(f"CPU probe at the end: {cpu_probe_ms():.0f} ms (a pure-Python loop; higher = a slower host)")
     finally:
         shutil.rmtree(var_dir, ignore_errors=True)
 
