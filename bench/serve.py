@@ -253,8 +253,9 @@ def main() -> None:
         rows = []
         with Gunicorn(env, workers=args.workers) as server:
             base = server.url + "/api/v1"
+            # Long enough for every worker to load the shop (connections are recycled every 100 requests).
             warm = [json.dumps({"user_id": u, "n": 10}) for u in uncached_users[:50]]
-            run_wrk(f"{base}/recommendations", method="POST", headers=headers, bodies=warm, duration_s=3,
+            run_wrk(f"{base}/recommendations", method="POST", headers=headers, bodies=warm, duration_s=8,
                     connections=connections)  # fmt: skip
             set_result_cache(tenant, 0)
             time.sleep(2.5)  # serving processes check settings every 2 s
