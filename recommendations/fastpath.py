@@ -27,6 +27,8 @@ from recsys_site import hotcache
 from recsys_site.errors import ValidationFailed
 from recsys_site.exceptions import error_parts
 
+from .results_cache import encode
+
 logger = logging.getLogger(__name__)
 
 PREFIX = "/api/v1/recommendations"
@@ -34,7 +36,7 @@ _USER_PATH = re.compile(r"^/api/v1/recommendations/([^/]+)$")
 
 
 def _json(body: dict | bytes, status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
-    content = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    content = body if isinstance(body, bytes) else encode(body)
     response = HttpResponse(content, status=status, content_type="application/json")
     response["X-Frame-Options"] = "DENY"
     response["Vary"] = "Accept"

@@ -76,11 +76,6 @@ def cached_body(*, tenant_id: int, user_id: str, params: str, ttl: int, compute:
     return body
 
 
-def cached_answer(*, tenant_id: int, user_id: str, params: str, ttl: int, compute: Callable[[], dict]) -> dict:
-    """`cached_body`, decoded (for callers that need the answer as data, e.g. DRF's renderers)."""
-    return json.loads(cached_body(tenant_id=tenant_id, user_id=user_id, params=params, ttl=ttl, compute=compute))
-
-
 def read_ahead(*, tenant_id: int, user_id: str, params: str, ttl: int) -> hotcache.ReadAhead:
     """What answering this user will read from the cache: the tenant's versions (of the answer, and those the
     process-local caches check now and then), the cached answer when the tenant caches answers, and the

@@ -71,7 +71,7 @@ class Pagination(PageNumberPagination):
         raw = request.query_params.get(self.page_query_param)
         if raw in self.last_page_strings:
             return paginator.num_pages
-        number = parse_int(request.query_params, self.page_query_param, default=1, minimum=-(2**62), maximum=2**62)
+        number = parse_int(request.query_params, self.page_query_param, default=1, minimum=0, maximum=2**62)
         if number < 1:
             raise ValidationFailed(
                 f"'{self.page_query_param}' must be 1 or more.",
