@@ -132,6 +132,14 @@ def test_duplicate_column_names_option_is_a_400():
 def test_bad_chunk_rows_is_a_400():
     error = raises(ValidationFailed, "invalid_option", ReadOptions.from_params, {"chunk_rows": "lots"})
     assert error.details["field"] == "chunk_rows"
+    # A client cannot make an import hold a million rows in memory at once.
+    error = raises(ValidationFailed, "invalid_option", ReadOptions.from_params, {"chunk_rows": "1000000"})
+    assert "100,000" in error.message
+
+
+def test_nul_in_column_names_or_mapping_is_a_400():
+    raises(ValidationFailed, "invalid_option", ReadOptions, has_header=False, column_names=("a", "b\x00"))
+    raises(ValidationFailed, "invalid_option", ReadOptions.from_params, {"mapping": '{"a\\u0000": "item_id"}'})
 
 
 # -- opening: size, binary, gzip, encoding ----------------------------------------------------------------------

@@ -197,4 +197,7 @@ def _attributes_object(text: str) -> dict[str, str] | str:
         return "is not valid JSON"
     if not isinstance(value, dict):
         return "must be a JSON object"
-    return {str(k).strip(): to_text(v) for k, v in value.items() if str(k).strip() and to_text(v).strip()}
+    attributes = {str(k).strip(): to_text(v) for k, v in value.items() if str(k).strip() and to_text(v).strip()}
+    if any("\x00" in key or "\x00" in val for key, val in attributes.items()):
+        return "contains a NUL character, which cannot be stored"
+    return attributes

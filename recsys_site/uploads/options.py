@@ -13,7 +13,7 @@ from recsys_site.errors import ValidationFailed
 FORMATS = ("auto", "csv", "jsonl")
 DELIMITER_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|", "space": " "}
 SNIFFED_DELIMITERS = (",", "\t", ";", "|")
-MAX_CHUNK_ROWS = 1_000_000
+MAX_CHUNK_ROWS = 100_000  # bounds an import's working memory, whoever asks for bigger chunks
 MAX_COLUMNS = 1_000
 _FORBIDDEN_DELIMITERS = {'"', "\r", "\n", "\0"}
 _INDEX_COLUMN = re.compile(r"unnamed:_\d+")
@@ -62,6 +62,9 @@ class ReadOptions:
         elif not self.has_header and self.format != "jsonl":
             raise _invalid("column_names", "column_names is required when the file has no header row.")
         object.__setattr__(self, "mapping", _clean_mapping(self.mapping))
+        names = [*(self.column_names or ()), *self.mapping, *(v for v in self.mapping.values() if v)]
+        if any("\x00" in name for name in names):
+            raise _invalid("mapping" if self.mapping else "column_names", "Column names cannot contain NUL characters.")
         if isinstance(self.chunk_rows, bool) or not isinstance(self.chunk_rows, int):
             raise _invalid("chunk_rows", "chunk_rows must be an integer.")
         if not 1 <= self.chunk_rows <= MAX_CHUNK_ROWS:
