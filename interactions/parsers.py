@@ -23,6 +23,7 @@ from recsys_site.uploads.values import blank, clean, lengths, nullable, to_float
 
 from .rules import (
     ITEM_EVENT_TYPES,
+    QUANTITY_EVENTS,
     IdPattern,
     check_ids,
     normalize_event_type,
@@ -35,7 +36,6 @@ FIELD_ALIASES = {"interaction_score": "value", "rating": "value"}
 KNOWN = frozenset({"user_id", "item_id", "value", "timestamp", "event_type", "event_id", *FIELD_ALIASES})
 MAX_VALUE = 1e9
 MAX_EVENT_ID_LENGTH = 255
-QUANTITY_EVENTS = ("purchase", "add_to_cart")
 NON_NEGATIVE_EVENTS = ("view", "click", "like")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,11 +15,13 @@ from accounts.models import Tenant
 from accounts.selectors import item_id_pattern, user_id_pattern
 from catalog.services import items_ensure
 from recommendations.freshness import events_changed, users_changed
+from recsys_site import hotcache
 from recsys_site.errors import ApplicationError, ValidationFailed
 
 from . import rules
 from .models import Event, EventType, UserErasure
 
+logger = logging.getLogger(__name__)
 MAX_BATCH = 1000
 EVENT_FIELDS = {"user_id", "event_type", "item_id", "query", "value", "timestamp", "event_id"}
 MAX_ABS_VALUE = 1e9
@@ -47,6 +50,13 @@ def _as_id(value: Any) -> Any:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     return value
+
+
+def _finite_within(value: int | float, limit: float) -> bool:
+    """A finite number no larger than `limit` in size; ints beyond float's range (JSON allows 10**400) fail."""
+    if isinstance(value, int):
+        return abs(value) <= limit
+    return math.isfinite(value) and abs(value) <= limit
 
 
 def event_clean(raw: Any, *, tenant: Tenant, now: datetime) -> CleanEvent:
@@ -99,8 +109,10 @@ def event_clean(raw: Any, *, tenant: Tenant, now: datetime) -> CleanEvent:
     if value is not None:
         if isinstance(value, bool) or not isinstance(value, int | float):
             errors["value"] = ["Must be a number."]
-        elif not math.isfinite(value) or abs(value) > MAX_ABS_VALUE:
+        elif not _finite_within(value, MAX_ABS_VALUE):
             errors["value"] = [f"Must be a finite number between -{MAX_ABS_VALUE:g} and {MAX_ABS_VALUE:g}."]
+        elif event_type in rules.QUANTITY_EVENTS and value <= 0:
+            errors["value"] = [f"Must be greater than 0 for a {event_type} (it is a quantity)."]
         else:
             value = float(value)
 
@@ -113,6 +125,8 @@ def event_clean(raw: Any, *, tenant: Tenant, now: datetime) -> CleanEvent:
         event_id = _as_id(event_id)
         if not isinstance(event_id, str) or not (1 <= len(event_id.strip()) <= 255):
             errors["event_id"] = ["Must be a string of 1-255 characters."]
+        elif any(ord(c) < 32 or ord(c) == 127 for c in event_id):
+            errors["event_id"] = ["Must not contain control characters."]
         else:
             event_id = event_id.strip()
 
@@ -227,7 +241,22 @@ def events_ingest(*, tenant: Tenant, raw_events: list[Any], single: bool = False
     result.accepted = len(fresh)
     if fresh:
         users_changed(tenant_id=tenant.pk, user_ids=[e.user_id for e in fresh])
+        _first_popularity_if_missing(tenant)
     return result
+
+
+def _first_popularity_if_missing(tenant: Tenant) -> None:
+    """A shop that only streams events has no popularity snapshot until beat's hourly refresh; its first
+    events queue one at once (at most once a minute), so that trending and popular fills start moving."""
+    from recommendations.models import PopularitySnapshot
+
+    if PopularitySnapshot.objects.filter(tenant=tenant).exists():
+        return
+    if hotcache.add(f"popularity-first:{tenant.pk}", 1, 60) is not False:
+        try:
+            _refresh_popularity(tenant)
+        except Exception:  # the events are stored; beat's hourly refresh will catch up
+            logger.warning("could not queue the first popularity refresh of tenant %s", tenant.pk, exc_info=True)
 
 
 @transaction.atomic

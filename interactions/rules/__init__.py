@@ -1,7 +1,15 @@
 """Pure interaction rules shared by file imports and the live events API: event types, ids, timestamps,
 search queries. No Django imports."""
 
-from .events import EVENT_ALIASES, EVENT_TYPES, ITEM_EVENT_TYPES, MAX_QUERY_LENGTH, normalize_event_type, validate_query
+from .events import (
+    EVENT_ALIASES,
+    EVENT_TYPES,
+    ITEM_EVENT_TYPES,
+    MAX_QUERY_LENGTH,
+    QUANTITY_EVENTS,
+    normalize_event_type,
+    validate_query,
+)
 from .ids import (
     DEFAULT_ID_PATTERN,
     MAX_ID_LENGTH,
@@ -22,6 +30,7 @@ __all__ = [
     "ITEM_EVENT_TYPES",
     "MAX_ID_LENGTH",
     "MAX_QUERY_LENGTH",
+    "QUANTITY_EVENTS",
     "ParsedTimestamps",
     "check_ids",
     "compile_id_pattern",

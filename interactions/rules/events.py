@@ -8,6 +8,8 @@ EVENT_TYPES: tuple[str, ...] = ("view", "click", "add_to_cart", "purchase", "rat
 EVENT_ALIASES: dict[str, str] = {"product_click": "click", "search_query": "search"}
 ITEM_EVENT_TYPES: tuple[str, ...] = tuple(t for t in EVENT_TYPES if t != "search")
 """Event types that name an item, the only ones an interactions file may contain."""
+QUANTITY_EVENTS: tuple[str, ...] = ("purchase", "add_to_cart")
+"""Event types whose value is a quantity, which must be greater than 0."""
 MAX_QUERY_LENGTH = 255
 _EVENT_SET = frozenset(EVENT_TYPES)
 

@@ -140,7 +140,10 @@ def _parse_one(value: object) -> datetime | str:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         return "is not a timestamp"
     if isinstance(value, int | float):
-        return _from_epoch(float(value))
+        try:
+            return _from_epoch(float(value))
+        except OverflowError:  # an int beyond float's range (JSON allows 10**400)
+            return "is too large for an epoch timestamp"
     text = value.strip()
     if not text:
         return "is empty"

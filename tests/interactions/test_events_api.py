@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -61,6 +62,32 @@ def test_a_mixed_batch_keeps_the_good_events(tenant_a):
     assert click.event_type == "click"
     assert click.timestamp == datetime(2024, 3, 1, 10, 0, tzinfo=UTC)
     assert stored.get(user_id="u5").timestamp == datetime.fromtimestamp(1_700_000_000, tz=UTC)
+
+
+def test_hostile_values_are_rejected_per_event_and_the_good_ones_kept(tenant_a):
+    nul = chr(0)
+    events = [
+        {"user_id": "u1", "event_type": "view", "item_id": "i1"},
+        {"user_id": "u2", "event_type": "purchase", "item_id": "i1", "value": 10**400},  # valid JSON, no float
+        {"user_id": "u3", "event_type": "view", "item_id": "i1", "timestamp": 10**400},
+        {"user_id": "u4", "event_type": "view", "item_id": "i1", "event_id": "e\\u0000"},  # a backslash: fine
+        {"user_id": "u4", "event_type": "view", "item_id": "i1", "event_id": f"e{nul}"},
+        {"user_id": f"u{nul}", "event_type": "view", "item_id": "i1"},
+        {"user_id": "u5", "event_type": "search", "query": f"red{nul}shoes"},
+        {"user_id": "u6", "event_type": "purchase", "item_id": "i1", "value": -2},
+        {"user_id": "u6", "event_type": "add_to_cart", "item_id": "i1", "value": 0},
+        {"user_id": "u7", "event_type": "rating", "item_id": "i1", "value": -1},  # not a quantity
+    ]
+    raw = json.dumps({"events": events})  # NULs travel as \u0000 escapes
+    response = tenant_a.client.post("/api/v1/events", raw, content_type="application/json")
+    assert response.status_code == 202, response.content
+    body = response.json()
+    assert [r["index"] for r in body["rejected"]] == [1, 2, 4, 5, 6, 7, 8]
+    fields = [set(r["errors"]) for r in body["rejected"]]
+    assert fields == [{"value"}, {"timestamp"}, {"event_id"}, {"user_id"}, {"query"}, {"value"}, {"value"}]
+    assert body["accepted"] == 3
+    assert set(Event.objects.filter(tenant=tenant_a.tenant).values_list("user_id", flat=True)) == {"u1", "u4", "u7"}
+    assert Event.objects.get(user_id="u4").event_id == "e\\u0000"
 
 
 def test_a_batch_of_1001_is_refused(tenant_a):
