@@ -1,6 +1,8 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
+from recsys_site import hotcache
+
 from . import services
 from .models import ApiKey, Membership, Tenant, User
 
@@ -82,6 +84,15 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         # A key's secret must be shown to its owner once; keys are made from the dashboard or the API.
         return False
+
+    def get_readonly_fields(self, request, obj=None):
+        # A key never moves to another shop: its hash, prefix and tenant are fixed when it is made.
+        return ["tenant", *self.readonly_fields] if obj is not None else self.readonly_fields
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        # Processes keep a copy of each key's record (scopes, tenant); an edit must reach them at once.
+        hotcache.delete([services.api_key_cache_key(obj.hashed_key)])
 
     @admin.action(description="Revoke the selected keys")
     def revoke(self, request, queryset):

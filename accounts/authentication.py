@@ -80,11 +80,14 @@ def _load_key(
     hashed: str, prefix: str, read_ahead: ReadAheadFor | None = None
 ) -> tuple[AuthenticatedKey | None, int | None]:
     """The key's record and its rate-limit count for this minute, read in one cache round trip, with what
-    `read_ahead(tenant)` names for the tenant this prefix belonged to before (see `hotcache.ReadAhead`)."""
+    `read_ahead(tenant)` names for the tenant this prefix belonged to before (see `hotcache.ReadAhead`).
+
+    The counter is keyed by the hash of the whole key, not by its public prefix, so that requests with a
+    known prefix and a wrong secret never use up the real key's limit."""
     guess = _tenant_of_prefix.get(prefix) if read_ahead is not None else None
     ahead = read_ahead(guess) if guess is not None else None
     (record,), count = hotcache.get_many(
-        [api_key_cache_key(hashed)], incr=rate_counter_key(f"key:{prefix}"), read_ahead=ahead
+        [api_key_cache_key(hashed)], incr=rate_counter_key(f"key:{hashed}"), read_ahead=ahead
     )
     if ahead is not None and (record is None or record.tenant.pk != guess.pk):
         hotcache.forget_read_ahead()  # never let one tenant's request use keys read for another

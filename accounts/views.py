@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import secrets
+
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.views import LoginView
+from django.core.cache import cache
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views import View
@@ -16,6 +19,28 @@ from recsys_site.web import TenantPageMixin, form_error_from
 from . import selectors, services
 from .forms import ApiKeyForm, LoginForm, SignupForm, TenantSettingsForm
 from .selectors import SESSION_TENANT_KEY
+
+NEW_KEY_SESSION = "new_api_key_token"
+NEW_KEY_SECONDS = 120
+
+
+def _show_once(request, created) -> None:
+    """Hand a new key's secret to the next page load without writing it to the session table.
+
+    The session only holds a random token; the secret waits in the cache (memory, with Redis) for at most
+    two minutes and is deleted when the keys page shows it."""
+    token = secrets.token_urlsafe(24)
+    cache.set(f"new-api-key:{token}", {"name": created.api_key.name, "key": created.key}, NEW_KEY_SECONDS)
+    request.session[NEW_KEY_SESSION] = token
+
+
+def _pop_shown_once(request) -> dict | None:
+    token = request.session.pop(NEW_KEY_SESSION, None)
+    if not token:
+        return None
+    shown = cache.get(f"new-api-key:{token}")
+    cache.delete(f"new-api-key:{token}")
+    return shown
 
 
 class SignInView(LoginView):
@@ -42,7 +67,7 @@ class SignupView(View):
             else:
                 login(request, signup.user, backend="django.contrib.auth.backends.ModelBackend")
                 request.session[SESSION_TENANT_KEY] = signup.tenant.pk
-                request.session["new_api_key"] = {"name": signup.first_key.api_key.name, "key": signup.first_key.key}
+                _show_once(request, signup.first_key)
                 messages.success(request, f"Welcome! {signup.tenant.name} is ready. Here is your first API key.")
                 return redirect("api-keys-page")
         return render(request, self.template_name, {"form": form}, status=400)
@@ -56,7 +81,7 @@ class ApiKeysPage(TenantPageMixin, View):
         context = {
             "form": form,
             "keys": selectors.api_key_list(tenant=self.tenant),
-            "new_key": request.session.pop("new_api_key", None),
+            "new_key": _pop_shown_once(request),
         }
         return render(request, self.template_name, context, status=status)
 
@@ -76,7 +101,7 @@ class ApiKeysPage(TenantPageMixin, View):
             except ApplicationError as exc:
                 form_error_from(form, exc)
             else:
-                request.session["new_api_key"] = {"name": new_key.api_key.name, "key": new_key.key}
+                _show_once(request, new_key)
                 return redirect("api-keys-page")
         return self._render(request, form, status=400)
 

@@ -85,6 +85,12 @@ def error_parts(exc: Exception, view=None) -> tuple[dict[str, Any], int, dict[st
             if isinstance(details, list):
                 details = {"non_field_errors": details}
             body = envelope("invalid_input", _validation_message(details), details)
+        elif isinstance(exc.detail, dict):
+            # simplejwt's token errors carry {"detail": ..., "code": ..., "messages": [...]}.
+            details = _flatten(exc.detail)
+            message = str(details.pop("detail", "") or exc.default_detail)
+            details.pop("code", None)
+            body = envelope(_drf_code(exc), message, details)
         else:
             body = envelope(_drf_code(exc), str(exc.detail))
         if isinstance(exc, exceptions.Throttled) and exc.wait is not None:

@@ -148,3 +148,18 @@ def test_activate_action(admin_client, data, tenant_a, tenant_b):
     )
     assert "artifacts were pruned" in refused.content.decode()
     assert not ModelVersion.objects.filter(tenant=tenant_b.tenant, is_active=True).exists()
+
+
+def test_editing_a_keys_scopes_reaches_every_process_at_once(admin_client, tenant_a):
+    from accounts.models import ApiKey
+
+    assert tenant_a.client.get("/api/v1/items").status_code == 200  # the key's record is now cached
+    api_key = ApiKey.objects.get(tenant=tenant_a.tenant)
+    page = admin_client.get(f"/admin/accounts/apikey/{api_key.pk}/change/").content.decode()
+    assert 'name="tenant"' not in page  # a key never moves to another shop
+    response = admin_client.post(
+        f"/admin/accounts/apikey/{api_key.pk}/change/", {"name": api_key.name, "scopes": '["ingest"]'}
+    )
+    assert response.status_code == 302, response.content
+    assert ApiKey.objects.get(pk=api_key.pk).scopes == ["ingest"]
+    assert tenant_a.client.get("/api/v1/items").status_code == 403  # recommend scope gone, no stale copy

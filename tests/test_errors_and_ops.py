@@ -97,6 +97,42 @@ def test_rate_limit_is_per_key(tenant_a):
     assert other.get("/api/v1/items").status_code == 200
 
 
+def test_a_wrong_secret_with_a_known_prefix_does_not_use_up_the_keys_limit(tenant_a, anon):
+    tenant_a.tenant.rate_limit_per_minute = 2
+    tenant_a.tenant.save()
+    prefix = tenant_a.key.split("_")[1]
+    for _ in range(5):
+        assert_envelope(anon.get("/api/v1/items", HTTP_X_API_KEY=f"rk_{prefix}_{'x' * 40}"), 401, "invalid_api_key")
+    assert tenant_a.client.get("/api/v1/items").status_code == 200
+    assert tenant_a.client.get("/api/v1/items").status_code == 200
+    assert tenant_a.client.get("/api/v1/items").status_code == 429
+
+
+@pytest.mark.parametrize("token", ["not-a-jwt", "a.b.c"])
+def test_a_bad_jwt_is_a_readable_401(anon, token):
+    error = assert_envelope(anon.get("/api/v1/api-keys", HTTP_AUTHORIZATION=f"Bearer {token}"), 401, "token_not_valid")
+    assert "ErrorDetail" not in error["message"]
+    assert "{" not in error["message"]
+    assert error["message"] == "Given token not valid for any token type"
+
+
+def test_an_expired_jwt_is_a_readable_401(tenant_a, anon):
+    from datetime import timedelta
+
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    token = AccessToken.for_user(tenant_a.owner)
+    token.set_exp(lifetime=-timedelta(minutes=1))
+    error = assert_envelope(anon.get("/api/v1/api-keys", HTTP_AUTHORIZATION=f"Bearer {token}"), 401, "token_not_valid")
+    assert "{" not in error["message"]
+
+
+def test_nul_in_an_address_is_a_400_envelope(tenant_a):
+    assert_envelope(tenant_a.client.get("/api/v1/users/u%00x/interactions"), 400, "invalid_parameter")
+    assert_envelope(tenant_a.client.get("/api/v1/recommendations/u1", {"category": "a\x00"}), 400)
+    assert Client().get("/catalog/?q=%00").status_code == 400
+
+
 def test_unexpected_exception_is_a_logged_500_envelope(tenant_a, monkeypatch, caplog):
     from catalog import selectors
 

@@ -28,6 +28,20 @@ def test_signup_page_creates_shop_and_shows_first_key_once():
     assert client.get("/api/v1/items", HTTP_X_API_KEY=key).status_code == 200
 
 
+def test_a_new_keys_secret_is_never_written_to_the_session_table(tenant_a):
+    from django.contrib.sessions.models import Session
+
+    client = Client()
+    client.force_login(tenant_a.owner)
+    assert client.post("/keys/", {"name": "checkout", "scopes": ["recommend"]}).status_code == 302
+    created = ApiKey.objects.get(tenant=tenant_a.tenant, name="checkout")
+    full_key = re.compile(rf"rk_{created.prefix}_[A-Za-z0-9]{{40}}")
+    stored = " ".join(f"{s.session_data} {s.get_decoded()}" for s in Session.objects.all())
+    assert full_key.search(stored) is None
+    assert full_key.search(client.get("/keys/").content.decode())  # shown on the next page...
+    assert full_key.search(client.get("/keys/").content.decode()) is None  # ...once
+
+
 def test_signup_form_errors_are_shown_beside_fields():
     response = Client().post("/signup/", {"email": "not-an-email", "password": "short", "tenant_name": ""})
     assert response.status_code == 400

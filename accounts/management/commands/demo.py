@@ -8,10 +8,9 @@ import secrets
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
-from django.utils import timezone
 
 from accounts.models import ApiKey, Membership, Tenant, User
-from accounts.services import ALL_SCOPES, api_key_create, tenant_create
+from accounts.services import ALL_SCOPES, api_key_create, api_key_revoke, tenant_create
 from recsys_site.demo.loader import load_demo_data
 
 DEMO_SLUG = "demo"
@@ -44,9 +43,8 @@ class Command(BaseCommand):
                     user.save(update_fields=["password"])
             Membership.objects.get_or_create(user=user, tenant=tenant, defaults={"role": Membership.Role.OWNER})
             # The plaintext of a key is shown once: each run revokes the previous demo key and makes a new one.
-            ApiKey.objects.filter(tenant=tenant, name=DEMO_KEY_NAME, revoked_at__isnull=True).update(
-                revoked_at=timezone.now()
-            )
+            for old_key in ApiKey.objects.filter(tenant=tenant, name=DEMO_KEY_NAME, revoked_at__isnull=True):
+                api_key_revoke(tenant=tenant, key_id=old_key.pk)
             new_key = api_key_create(tenant=tenant, name=DEMO_KEY_NAME, scopes=ALL_SCOPES, created_by=user)
         settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
         credentials_file.write_text(json.dumps({"email": DEMO_EMAIL, "password": password}))
