@@ -142,7 +142,7 @@ class ImportOutput(serializers.Serializer):
         data = super().to_representation(job)
         if job.status == job.Status.RUNNING:
             live = import_progress(job)
-            for name in ("rows_total", "rows_rejected"):
+            for name in ("rows_total", "rows_rejected", "errors"):
                 data[name] = live.get(name, data[name])
             if job.size_bytes and live.get("bytes_processed"):
                 data["progress_percent"] = min(99, int(100 * live["bytes_processed"] / job.size_bytes))

@@ -124,6 +124,7 @@ def run_import(
                             "rows_total": summary.rows_total,
                             "rows_rejected": summary.rows_rejected,
                             "rows_valid": summary.rows_valid,
+                            "errors": errors,  # the first rejected rows, shown while the job runs
                         },
                         PROGRESS_TTL,
                     )

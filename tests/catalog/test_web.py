@@ -77,6 +77,25 @@ def test_upload_through_the_form_then_the_import_page_reports_it(tenant_a):
     assert '<span class="badge succeeded">succeeded</span>' in items
 
 
+def test_a_running_import_shows_its_rejected_rows_as_they_are_found(tenant_a):
+    from catalog.importing import progress_key
+    from recsys_site.cache import cache_set
+
+    client = browser(tenant_a)
+    upload(client, CATALOG)
+    job = CatalogImport.objects.get(tenant=tenant_a.tenant)
+    CatalogImport.objects.filter(pk=job.pk).update(status=CatalogImport.Status.RUNNING)
+    found = [{"line": 3, "column": "id", "message": "<b>bad</b> id"}]
+    live = {"at": 0, "bytes_processed": 10, "rows_total": 2, "rows_rejected": 1, "rows_valid": 1, "errors": found}
+    cache_set(progress_key("catalog", job.pk), live, 60)
+    status = client.get(f"/api/v1/catalog/imports/{job.pk}").json()
+    assert (status["status"], status["rows_rejected"], status["errors"]) == ("running", 1, found)
+    html = client.get(f"/imports/catalog/{job.pk}/").content.decode()
+    # the page has the (still empty) table that its script fills from the status it polls
+    assert '<section class="card" id="row-errors" hidden>' in html
+    assert 'data-field="errors"' in html
+
+
 def test_read_options_are_passed_to_the_import(tenant_a):
     client = browser(tenant_a)
     content = b"P9;Green mug;kitchen\n"

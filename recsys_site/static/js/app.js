@@ -100,6 +100,26 @@
   }
   function fixed(value, digits) { return value === null || value === undefined ? "—" : Number(value).toFixed(digits); }
 
+  // Rejected rows as they are found (the first 100), written with textContent like everything else.
+  function showRowErrors(errors, rejected) {
+    var section = document.getElementById("row-errors");
+    var body = section && section.querySelector('[data-field="errors"]');
+    if (!body || !errors.length) return;
+    while (body.firstChild) body.removeChild(body.firstChild);
+    errors.forEach(function (error) {
+      var row = document.createElement("tr");
+      [[error.line, "num"], [error.column || "", ""], [error.message, "wrap"]].forEach(function (cell) {
+        var td = document.createElement("td");
+        td.textContent = cell[0] === null || cell[0] === undefined ? "" : String(cell[0]);
+        if (cell[1]) td.className = cell[1];
+        row.appendChild(td);
+      });
+      body.appendChild(row);
+    });
+    setText(section, "errors-count", rejected > errors.length ? " (the first " + errors.length + " of " + rejected + ")" : "");
+    section.hidden = false;
+  }
+
   // An import page: live counts until the job ends, then a reload shows the server-rendered report.
   // An interactions import that queues a training is followed a little longer, until its job appears.
   document.querySelectorAll("[data-poll-import]").forEach(function (box) {
@@ -110,6 +130,7 @@
       setBar(box, job.progress_percent || 0);
       setText(box, "rows_total", String(job.rows_total));
       setText(box, "rows_rejected", String(job.rows_rejected));
+      showRowErrors(job.errors || [], job.rows_rejected);
       if (job.status === "running") setText(box, "hint", "Importing… This page updates by itself.");
       if (!FINISHED[job.status]) return false;
       if (job.status === "succeeded" && waitTraining && !job.training_job && extraPolls-- > 0) return false;
