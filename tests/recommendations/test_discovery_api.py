@@ -114,6 +114,28 @@ def test_trending_decays_with_age_and_moves_with_new_events(tenant_a):
     assert {item["id"] for item in per_category["items"]} == {"new", "old"}
 
 
+def test_a_shop_read_before_its_first_events_starts_trending_with_them(
+    tenant_a, monkeypatch, django_capture_on_commit_callbacks
+):
+    from recommendations import tasks
+
+    queued = []
+    monkeypatch.setattr(tasks.refresh_popularity, "delay", lambda tenant_id: queued.append(tenant_id))
+    put_items(tenant_a, [{"id": i, "name": i, "main_category": "a"} for i in ("x", "y", "z")])
+    assert get(tenant_a, "/api/v1/trending", n=3)["fallback_used"] is True  # read with no events at all
+    views = [{"user_id": f"u{k}", "event_type": "view", "item_id": "y"} for k in range(4)]
+    tenant_a.client.post("/api/v1/events", {"events": views}, format="json")
+    tenant_a.client.post("/api/v1/events", {"user_id": "u9", "event_type": "view", "item_id": "z"}, format="json")
+    assert queued == [tenant_a.tenant.pk]  # the first events queue the first snapshot, once
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.refresh_popularity(*queued)  # what the worker does with it
+    body = get(tenant_a, "/api/v1/trending", n=3)
+    assert [item["id"] for item in body["items"]][:2] == ["y", "z"]
+    assert body["items"][0]["reason"] == "trending"
+    tenant_a.client.post("/api/v1/events", {"user_id": "u9", "event_type": "view", "item_id": "x"}, format="json")
+    assert queued == [tenant_a.tenant.pk]  # a snapshot exists now: live events are read on top of it
+
+
 def test_trending_of_a_tenant_without_events_is_empty_and_per_tenant(tenant_a, tenant_b):
     put_items(tenant_b, [{"id": "bx", "name": "x"}])
     tenant_b.client.post("/api/v1/events", {"user_id": "u", "event_type": "view", "item_id": "bx"}, format="json")
@@ -235,3 +257,77 @@ def test_serving_modules_do_not_import_tensorflow():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)  # noqa: S603
     assert out.stdout.strip() == "False False"
+
+
+# --- limits, empty categories, deactivated items, tenants ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "param", "maximum"),
+    [("/api/v1/trending", "n", 100), ("/api/v1/items/i1/bought-together", "n", 50), ("/api/v1/home/u1", "limit", 60)],
+)
+def test_limits_are_clamped_and_non_integers_are_400(shop_with_model, path, param, maximum):
+    ctx = shop_with_model
+    for bad in ("abc", "1.5", ""):
+        response = ctx.client.get(path, {param: bad})
+        if bad == "":
+            assert response.status_code == 200  # empty means the default
+        else:
+            assert response.status_code == 400
+            assert response.json()["error"]["code"] == "invalid_parameter"
+    big = get(ctx, path, **{param: 10_000})
+    small = get(ctx, path, **{param: -5})
+    if "items" in big:
+        assert len(big["items"]) <= maximum
+        assert len(small["items"]) <= 1
+    else:
+        assert all(len(big[section]) <= maximum for section in ("trending", "best_value", "diverse_picks"))
+        assert all(len(small[section]) <= 1 for section in ("trending", "best_value", "diverse_picks"))
+
+
+def test_trending_for_a_category_with_no_items_is_empty(shop_with_model):
+    compute_snapshot(tenant=shop_with_model.tenant)
+    body = get(shop_with_model, "/api/v1/trending", n=5, category="no-such-category")
+    assert body["items"] == []
+    assert body["fallback_used"] is True
+    assert body["category"] == "no-such-category"
+
+
+def test_a_deactivated_item_is_never_shown_anywhere(shop_with_model):
+    ctx = shop_with_model
+    compute_snapshot(tenant=ctx.tenant)
+    Event.objects.filter(tenant=ctx.tenant, user_id="u1").update(timestamp=timezone.now())
+    top_trending = get(ctx, "/api/v1/trending", n=1)["items"][0]["id"]
+    top_similar = get(ctx, "/api/v1/items/i1/similar", n=1)["similar"][0]["id"]
+    top_search = get(ctx, "/api/v1/search", q="item")["results"][0]["id"]
+    gone = {top_trending, top_similar, top_search}
+    for item_id in gone:
+        assert ctx.client.delete(f"/api/v1/items/{item_id}").status_code == 204
+
+    def shown(body) -> set[str]:
+        lists = [v for v in body.values() if isinstance(v, list)]
+        return {item["id"] for items in lists for item in items if isinstance(item, dict) and "id" in item}
+
+    assert not gone & shown(get(ctx, "/api/v1/trending", n=100))
+    assert not gone & shown(get(ctx, "/api/v1/items/i1/similar", n=60))
+    assert not gone & shown(get(ctx, "/api/v1/search", q="item", limit=100))
+    assert not gone & shown(get(ctx, "/api/v1/home/u1", limit=60))
+    # a deactivated item's own page of neighbours is still answered (it may be linked from old pages)
+    assert ctx.client.get(f"/api/v1/items/{top_similar}/similar").status_code == 200
+
+
+def test_home_is_per_tenant(shop_with_model, tenant_b):
+    from tests.factories import make_clustered_events
+
+    make_clustered_events(tenant_b.tenant, n_users=10, n_items=12, user_prefix="u", item_prefix="b")
+    Event.objects.filter(tenant=tenant_b.tenant, user_id="u1").update(timestamp=timezone.now())
+    compute_snapshot(tenant=tenant_b.tenant)
+    compute_snapshot(tenant=shop_with_model.tenant)
+    theirs = get(tenant_b, "/api/v1/home/u1", limit=20)
+    ids = {item["id"] for section, items in theirs.items() if isinstance(items, list) for item in items}
+    assert ids
+    assert all(item_id.startswith("b") for item_id in ids)
+    mine = get(shop_with_model, "/api/v1/home/u1", limit=20)
+    mine_ids = {item["id"] for section, items in mine.items() if isinstance(items, list) for item in items}
+    assert mine_ids
+    assert not any(item_id.startswith("b") for item_id in mine_ids)

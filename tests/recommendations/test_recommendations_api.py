@@ -212,3 +212,39 @@ def test_the_service_keeps_answering_when_redis_is_down(shop_with_model, setting
     body = recs(shop_with_model, "u1", n=3)
     assert len(body["items"]) == 3
     _client.cache_clear()
+
+
+def test_post_is_per_tenant_too(shop_with_model, tenant_b):
+    make_clustered_events(tenant_b.tenant, n_users=10, n_items=12, user_prefix="u", item_prefix="b")
+    posted = tenant_b.client.post("/api/v1/recommendations", {"user_id": "u1", "n": 20}, format="json").json()
+    assert posted["strategy"] == "popular"
+    assert posted["items"]
+    assert all(item["id"].startswith("b") for item in posted["items"])
+    mine = shop_with_model.client.post("/api/v1/recommendations", {"user_id": "u1", "n": 40}, format="json").json()
+    assert mine["strategy"].startswith("neumf")
+    assert not any(item["id"].startswith("b") for item in mine["items"])
+
+
+def test_a_large_catalog_reranks_embedding_candidates_and_keeps_the_rules(shop_with_model, settings, monkeypatch):
+    """Beyond SERVING_FULL_SCORING_MAX_ITEMS the model scores only the nearest items in its embedding space."""
+    from recommendations import personalized
+
+    ctx = shop_with_model
+    full = recs(ctx, "u1", n=5)
+    settings.SERVING_FULL_SCORING_MAX_ITEMS = 10
+    settings.SERVING_RETRIEVAL_CANDIDATES = 12
+    scored = []
+    real = personalized._candidates
+    monkeypatch.setattr(personalized, "_candidates", lambda *a: scored.append(len(c := real(*a))) or c)
+    retrieved = recs(ctx, "u1", n=5, exclude=full["items"][4]["id"])
+    assert scored == [12]  # 12 candidates re-ranked instead of the ~30 usable items
+    assert retrieved["strategy"].startswith("neumf")
+    ids = [item["id"] for item in retrieved["items"]]
+    assert len(ids) == 5
+    assert full["items"][4]["id"] not in ids
+    # the best items of the full ranking are among the embedding's nearest candidates
+    assert ids[:3] == [item["id"] for item in full["items"][:3]]
+    seen = set(Event.objects.filter(tenant=ctx.tenant, user_id="u1").values_list("item__external_id", flat=True))
+    assert not seen & set(ids)
+    in_category = recs(ctx, "u1", n=3, category="group2")
+    assert {item["main_category"] for item in in_category["items"]} == {"group2"}
