@@ -55,3 +55,16 @@ def load_demo_data(tenant: Tenant, *, say: Callable[[str], object] = print) -> N
         done = training_job_run(job_id=training.pk, echo=lambda line: say(f"  {line}"))
         if done is None or done.status != TrainingJob.Status.SUCCEEDED:
             say(f"demo training did not succeed: {done.error if done else 'another training is running'}")
+            say("the preview serves popular items until a model is active")
+            return
+        version = ModelVersion.objects.filter(job=done).first()
+        if version is None:
+            say(f"demo training made no model: {(done.result or {}).get('reason', 'see the training job')}")
+        elif version.is_active:
+            say(f"demo model v{version.version} is active: the preview shows its recommendations")
+        else:
+            # Promotion is the same rule as for every shop; the demo says so instead of forcing it.
+            say(
+                f"demo model v{version.version} was kept inactive ({version.promotion.get('reason', '')}); the "
+                "preview serves popular items; activate it on the Models page to see it anyway"
+            )
