@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import gzip
-from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from catalog.imports import CatalogPipeline, catalog_import_run
 from catalog.models import CatalogImport, Item
+from tests.datasets import DATASETS
 
 pytestmark = pytest.mark.django_db
 
-DATASETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
 AMAZON = DATASETS / "amazon-india-products-2023-trimmed" / "Amazon-Products.csv"
 UCI_PRODUCTS = DATASETS / "uci-online-retail" / "derived" / "products.csv"
 needs_datasets = pytest.mark.skipif(not AMAZON.exists(), reason="../shared/datasets is not available")

@@ -14,8 +14,8 @@ from catalog.parsers import COLUMNS, parse_catalog
 from catalog.parsers.fields import parse_tags
 from recsys_site.errors import UnsupportedFile, ValidationFailed
 from recsys_site.uploads import ReadOptions
+from tests.datasets import DATASETS
 
-DATASETS = Path(__file__).resolve().parents[2] / "../shared/datasets"
 PERMISSIVE = r"^.{1,255}$"
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from catalog.models import Item
 from interactions.imports import InteractionPipeline, interaction_import_run
 from interactions.models import Event, InteractionImport
+from tests.datasets import DATASETS
 from training.models import TrainingJob
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +28,6 @@ def run(job_id: int) -> None:
         interaction_import_run(job_id=job_id)
 
 
-DATASETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
 U_DATA = DATASETS / "ml-100k" / "u.data"
 UCI = DATASETS / "uci-online-retail" / "derived" / "interactions_purchases.csv"
 needs_datasets = pytest.mark.skipif(not U_DATA.exists(), reason="../shared/datasets is not available")

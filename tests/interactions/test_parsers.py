@@ -14,9 +14,9 @@ import pytest
 from interactions.parsers import COLUMNS, parse_interactions
 from recsys_site.errors import ValidationFailed
 from recsys_site.uploads import ReadOptions
+from tests.datasets import DATASETS
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
-DATASETS = Path(__file__).resolve().parents[2] / "../shared/datasets"
 PERMISSIVE = r"^.{1,255}$"
 SQL = "1'; DROP TABLE items;--"
 HTML = "<script>alert(1)</script>"
