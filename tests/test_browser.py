@@ -189,6 +189,17 @@ def test_a_new_shop_from_signup_to_previewed_recommendations(page: Page, live_se
     expect(page.get_by_role("row", name=re.compile("storefront"))).to_contain_text("active")
     assert api_status(live_server.url, "/api/v1/trending", key) == 200
 
+    # --- a new shop's pages say what to do first, instead of being blank -------------------------------------
+    for path, step, hint in (
+        ("/dashboard/", "02b-dashboard-empty", "No model yet"),
+        ("/training/", "02c-training-empty", "No training jobs yet"),
+        ("/models/", "02d-models-empty", "No model"),
+        ("/preview/", "02e-preview-empty", "No items yet"),
+    ):
+        page.goto(path)
+        expect(page.locator("main")).to_contain_text(hint)
+        snap(page, step)
+
     # --- settings: a tiny model, and a synonym ----------------------------------------------------------------
     nav.get_by_role("link", name="Settings").click()
     training = page.locator("#training")
@@ -316,3 +327,18 @@ def test_a_new_shop_from_signup_to_previewed_recommendations(page: Page, live_se
     expect(page.get_by_role("row", name=re.compile("storefront"))).to_contain_text("revoked")
     snap(page, "12-api-keys-revoked")
     assert api_status(live_server.url, "/api/v1/trending", key) == 401
+
+    # --- the remaining lists, an unknown address, and signing out ---------------------------------------------
+    nav.get_by_role("link", name="Interactions").click()
+    expect(page.locator("main")).to_contain_text("succeeded")
+    snap(page, "13-interactions")
+    nav.get_by_role("link", name="Training").click()
+    expect(page.locator("main")).to_contain_text("succeeded")
+    snap(page, "14-training")
+    page.goto("/no/such/page/")
+    expect(page.locator("main")).to_contain_text("There is nothing at this address")
+    snap(page, "15-not-found")
+    page.goto("/dashboard/")
+    page.get_by_role("button", name="Log out").first.click()
+    expect(page).to_have_url(re.compile(r"/login/"))
+    snap(page, "16-login")
