@@ -45,8 +45,25 @@ class TenantAdmin(admin.ModelAdmin):
         )
 
     def save_model(self, request, obj, form, change):
+        from training.schedules import schedule_sync
+        from training.services import training_config_get
+
         super().save_model(request, obj, form, change)
         services.tenant_cache_invalidate(tenant=obj)
+        schedule_sync(config=training_config_get(tenant=obj))  # a switched-off shop is not retrained
+
+    def delete_model(self, request, obj):
+        from training.schedules import schedule_remove
+
+        schedule_remove(tenant_id=obj.pk)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        from training.schedules import schedule_remove
+
+        for tenant_id in queryset.values_list("pk", flat=True):
+            schedule_remove(tenant_id=tenant_id)
+        super().delete_queryset(request, queryset)
 
 
 @admin.register(User)

@@ -59,6 +59,9 @@ def tenant_create(*, name: str, slug: str | None = None) -> Tenant:
             tenant.save()
     except IntegrityError as exc:
         raise Conflict(f"A tenant with slug {tenant.slug!r} already exists.", code="tenant_exists") from exc
+    from training.services import training_config_get  # training builds on accounts, not the other way
+
+    training_config_get(tenant=tenant)  # its settings and its retrain schedule (a beat entry) from the start
     return tenant
 
 

@@ -200,6 +200,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Housekeeping; django-celery-beat copies these into its table, where operators see them in the admin.
 CELERY_BEAT_SCHEDULE = {
     "reap-stale-training-jobs": {"task": "training.tasks.reap_stale_jobs", "schedule": 300.0},
+    "ensure-retrain-schedules": {"task": "training.tasks.ensure_schedules", "schedule": 600.0},
     "reap-stale-imports": {"task": "catalog.tasks.reap_stale_imports", "schedule": 300.0},
     "prune-model-artifacts": {"task": "training.tasks.prune_model_artifacts", "schedule": crontab(minute=30, hour=4)},
     "refresh-trending": {"task": "recommendations.tasks.refresh_all_popularity", "schedule": crontab(minute=5)},

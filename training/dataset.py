@@ -37,6 +37,7 @@ class TrainingData:
     order: np.ndarray  # larger = later (rank of (time, event id))
     n_events: int
     last_event_at: float | None  # epoch seconds of the newest event used
+    first_at: np.ndarray | None = None  # epoch seconds of each pair's first event (what a model saw when)
 
     @property
     def n_users(self) -> int:
@@ -147,10 +148,10 @@ def build_training_data(
         empty = np.array([], dtype=np.int32)
         return TrainingData(
             np.array([], dtype=object), empty, np.array([], dtype=object), empty, empty,
-            np.array([], dtype=np.float32), empty, 0, None,
+            np.array([], dtype=np.float32), empty, 0, None, np.array([], dtype=np.float64),
         )  # fmt: skip
     grouped = events.groupby(["user_id", "item_pk"], sort=True).agg(
-        w=("w", "sum"), ts=("ts", "max"), last=("event_pk", "max")
+        w=("w", "sum"), ts=("ts", "max"), first=("ts", "min"), last=("event_pk", "max")
     )
     user_codes, user_ids = pd.factorize(grouped.index.get_level_values(0), sort=True)
     item_codes, item_keys = pd.factorize(grouped.index.get_level_values(1), sort=True)
@@ -176,4 +177,5 @@ def build_training_data(
         order=rank,
         n_events=len(events),
         last_event_at=float(events["ts"].max()),
+        first_at=grouped["first"].to_numpy(dtype=np.float64),
     )

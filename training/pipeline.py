@@ -44,6 +44,7 @@ class ActiveModel:
     weights: dict[str, np.ndarray]
     user_ids: list[str]
     item_ids: list[str]
+    data_until: float | None = None  # epoch seconds of the newest event it was trained on
 
 
 @dataclass
@@ -72,13 +73,19 @@ def _negatives_per_positive(n_items: int) -> int:
 
 
 def split(user_idx: np.ndarray, item_idx: np.ndarray, order: np.ndarray, n_items: int, *, seed: int, k: int):
-    """Leave-one-out with sampled negatives for the users that can have them."""
+    """Leave-one-out with sampled negatives for the users that can have them.
+
+    Returns the training mask, the held-out users, items and negatives, and the held-out rows' indices (in
+    the same order). A user with too few unseen items to rank against keeps their row for training."""
     train_mask, users, items = leave_one_out(user_idx, item_idx, order)
+    held = np.flatnonzero(~train_mask)
+    held = held[np.argsort(user_idx[held], kind="stable")]  # leave_one_out lists the held-out users in order
     keys = positive_keys(user_idx, item_idx, n_items)
     ok = _eligible(keys, users, n_items, k)
-    users, items = users[ok], items[ok]
+    train_mask[held[~ok]] = True
+    users, items, held = users[ok], items[ok], held[ok]
     negatives = sample_negatives(users, items, keys, n_items, k=k, seed=seed) if len(users) else np.zeros((0, k))
-    return train_mask, users, items, negatives
+    return train_mask, users, items, negatives, held
 
 
 def run(
@@ -96,23 +103,27 @@ def run(
     active: ActiveModel | None = None,
     user_ids: np.ndarray | None = None,
     item_ids: np.ndarray | None = None,
+    first_at: np.ndarray | None = None,
 ) -> RunResult:
     from training.ncf import train_ncf
 
     k = _negatives_per_positive(n_items)
     if n_items < 3:
         raise InsufficientData(f"Only {n_items} item(s) have interactions; at least 3 are needed.")
-    train_mask, hold_u, hold_i, hold_neg = split(user_idx, item_idx, order, n_items, seed=params.seed, k=k)
+    train_mask, hold_u, hold_i, hold_neg, hold_rows = split(user_idx, item_idx, order, n_items, seed=params.seed, k=k)
     if len(hold_u) < MIN_HOLDOUT_USERS:
         raise InsufficientData(
             f"Only {len(hold_u)} user(s) have two or more interactions (and unseen items to rank against); "
             f"at least {MIN_HOLDOUT_USERS} are needed to measure a model."
         )
     train = InteractionData(user_idx[train_mask], item_idx[train_mask], weights[train_mask], n_users, n_items)
-    fit_mask, val_u, val_i, val_neg = split(
+    fit_mask, val_u, val_i, val_neg, val_rows = split(
         train.user_idx, train.item_idx, order[train_mask], n_items, seed=params.seed + 1, k=k
     )
-    validation = ValidationSet(val_u, val_i, val_neg) if len(val_u) >= MIN_HOLDOUT_USERS else None
+    # The validation rows keep their confidence weights for the refit on all the training data.
+    validation = (
+        ValidationSet(val_u, val_i, val_neg, train.weights[val_rows]) if len(val_u) >= MIN_HOLDOUT_USERS else None
+    )
     fit = train.subset(fit_mask) if validation is not None else train
     notes = []
     if validation is None:
@@ -134,7 +145,25 @@ def run(
 
     active_metrics = None
     if active is not None and user_ids is not None and item_ids is not None:
-        active_metrics = score_active(active, user_ids, item_ids, popularity.scores, hold_u, hold_i, hold_neg)
+        # A held-out pair the active model already trained on (a view before its training, a purchase of the
+        # same item after) would favour it; both models are compared on the pairs that are new to it.
+        fair = np.ones(len(hold_u), dtype=bool)
+        if first_at is not None and active.data_until is not None:
+            fair = first_at[hold_rows] > active.data_until
+            if fair.sum() < MIN_HOLDOUT_USERS:
+                notes.append(
+                    f"Only {int(fair.sum())} held-out interaction(s) are newer than v{active.version}'s data: "
+                    f"compared on the whole holdout, where v{active.version} has seen some of them."
+                )
+                fair[:] = True
+        active_metrics = score_active(
+            active, user_ids, item_ids, popularity.scores, hold_u[fair], hold_i[fair], hold_neg[fair]
+        )
+        mine = ncf_protocol_metrics(
+            lambda u, i: scorer.score_pairs(u, i, logit=True), hold_u[fair], hold_i[fair], hold_neg[fair]
+        )
+        active_metrics.update({f"candidate_{name}": value for name, value in mine.items()})
+        active_metrics["compared_users"] = int(fair.sum())
     history = [
         {"phase": s.phase, "epoch": s.epoch, "loss": s.loss, "val_hr": s.val_hr, "val_ndcg": s.val_ndcg,
          "seconds": round(s.seconds, 3)}

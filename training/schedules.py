@@ -16,7 +16,7 @@ TASK_NAME = "training.tasks.scheduled_retrain"
 
 def validate_cron(expression: str) -> list[str]:
     """Five cron fields (minute hour day-of-month month day-of-week), checked by Celery's own parser."""
-    from celery.schedules import crontab
+    from celery.schedules import ParseException, crontab
 
     fields = (expression or "").split()
     if len(fields) != 5:
@@ -28,7 +28,7 @@ def validate_cron(expression: str) -> list[str]:
     minute, hour, day_of_month, month, day_of_week = fields
     try:
         crontab(minute=minute, hour=hour, day_of_month=day_of_month, month_of_year=month, day_of_week=day_of_week)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, ParseException) as exc:  # ParseException is neither
         raise ValidationFailed(
             f"Invalid cron expression: {exc}", code="invalid_schedule", details={"retrain_schedule": [expression]}
         ) from exc
@@ -62,3 +62,28 @@ def schedule_sync(*, config: TrainingConfig) -> PeriodicTask:
         TrainingConfig.objects.filter(pk=config.pk).update(periodic_task=task)
         config.periodic_task = task
     return task
+
+
+def schedule_remove(*, tenant_id: int) -> int:
+    """Delete a tenant's beat entry (the tenant is being deleted; its config goes with it)."""
+    deleted, _ = PeriodicTask.objects.filter(task=TASK_NAME, args=json.dumps([tenant_id])).delete()
+    return deleted
+
+
+def schedules_ensure() -> int:
+    """Give every tenant its config and beat entry, and keep `enabled` in step with the tenant's own flag.
+
+    Tenants made by the service get theirs at creation; this catches the rest (the admin, a shell, tenants
+    from before schedules existed) and tenants switched off or on. Returns how many entries it changed."""
+    from accounts.models import Tenant
+
+    changed = 0
+    for tenant in Tenant.objects.filter(training_config__isnull=True):
+        schedule_sync(config=TrainingConfig.objects.get_or_create(tenant=tenant)[0])
+        changed += 1
+    for config in TrainingConfig.objects.select_related("tenant", "periodic_task"):
+        task = config.periodic_task
+        if task is None or task.enabled != (config.schedule_enabled and config.tenant.is_active):
+            schedule_sync(config=config)
+            changed += 1
+    return changed

@@ -8,6 +8,7 @@ import platform
 import shutil
 import time
 import warnings
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -95,7 +96,7 @@ def resolve_params(config: TrainingConfig, overrides: dict[str, Any] | None):
 
     try:
         return NCFParams.from_dict(params_from_config(config, overrides))
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise ValidationFailed(f"Invalid training params: {exc}", code="invalid_params") from exc
 
 
@@ -161,6 +162,8 @@ def _claim(job_id: int) -> TrainingJob | None:
         job = TrainingJob.objects.select_for_update().select_related("tenant").filter(pk=job_id).first()
         if job is None or job.status != TrainingJob.Status.QUEUED:
             return None
+        # The tenant's config row serialises claims: two queued jobs of one tenant never both start.
+        TrainingConfig.objects.select_for_update().filter(tenant=job.tenant).first()
         if TrainingJob.objects.filter(tenant=job.tenant, status=TrainingJob.Status.RUNNING).exclude(pk=job.pk).exists():
             return None  # it starts when the running one finishes
         now = timezone.now()
@@ -177,10 +180,30 @@ def _progress(job: TrainingJob, **fields) -> None:
     )
 
 
+HEARTBEAT_SECONDS = 30
+
+
+def _heartbeat(job: TrainingJob) -> Callable[[], bool]:
+    """The trainer's `should_stop` (polled every 64 steps): refreshes the job's heartbeat every 30 s, and
+    stops the training if the job is no longer running (the reaper gave up on it, so a follow-up may
+    already be training this tenant)."""
+    last = time.monotonic()
+
+    def should_stop() -> bool:
+        nonlocal last
+        if time.monotonic() - last < HEARTBEAT_SECONDS:
+            return False
+        last = time.monotonic()
+        alive = TrainingJob.objects.filter(pk=job.pk, status=TrainingJob.Status.RUNNING)
+        return alive.update(heartbeat_at=timezone.now()) == 0
+
+    return should_stop
+
+
 def _finish(job: TrainingJob, *, status: str, error: str = "", result: dict | None = None, version=None) -> None:
     with transaction.atomic():
         TrainingConfig.objects.select_for_update().filter(tenant=job.tenant).first()  # see training_request
-        TrainingJob.objects.filter(pk=job.pk).update(
+        TrainingJob.objects.filter(pk=job.pk, status=TrainingJob.Status.RUNNING).update(
             status=status,
             error=error,
             result=result or {},
@@ -207,9 +230,13 @@ def training_job_run(*, job_id: int, data_path: str | None = None, data_options=
             warnings.filterwarnings("ignore", message=".*__array__ implementation doesn't accept a copy keyword")
             outcome = _train(job, data_path=data_path, data_options=data_options, say=say)
     except Exception as exc:
+        from training.ncf import TrainingCancelled
+
         from .pipeline import InsufficientData
 
-        if isinstance(exc, InsufficientData):
+        if isinstance(exc, TrainingCancelled):
+            logger.warning("training job %s stopped: it was failed while it ran (see its error)", job_id)
+        elif isinstance(exc, InsufficientData):
             say(f"not enough data: {exc}")
             _finish(job, status=TrainingJob.Status.FAILED, error=str(exc), result={"reason": "insufficient_data"})
         else:
@@ -224,22 +251,19 @@ def training_job_run(*, job_id: int, data_path: str | None = None, data_options=
 
 def _library_versions() -> dict[str, str]:
     import django
-    import keras
-    import tensorflow as tf
+
+    from training.ncf import framework_versions  # TensorFlow's and Keras', from the one module that imports them
 
     return {
         "python": platform.python_version(),
         "numpy": np.__version__,
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
+        **framework_versions(),
         "django": django.get_version(),
     }
 
 
 def _warm_start(active: ModelVersion, data: dataset.TrainingData):
     from training.ncf import WarmStart
-
-    from .pipeline import ActiveModel
 
     model = load_active_model(active)
     old_users = {uid: j for j, uid in enumerate(model.user_ids)}
@@ -248,7 +272,7 @@ def _warm_start(active: ModelVersion, data: dataset.TrainingData):
         weights=model.weights,
         user_old_index=np.array([old_users.get(u, -1) for u in data.user_ids], dtype=np.int64),
         item_old_index=np.array([old_items.get(i, -1) for i in data.item_ids], dtype=np.int64),
-    ), ActiveModel(version=model.version, weights=model.weights, user_ids=model.user_ids, item_ids=model.item_ids)
+    ), model
 
 
 def load_active_model(version: ModelVersion):
@@ -261,7 +285,11 @@ def load_active_model(version: ModelVersion):
         weights = {name: npz[name] for name in npz.files}
     metadata = read_metadata(version.artifact_uri)
     return ActiveModel(
-        version=version.version, weights=weights, user_ids=metadata["user_ids"], item_ids=metadata["item_ids"]
+        version=version.version,
+        weights=weights,
+        user_ids=metadata["user_ids"],
+        item_ids=metadata["item_ids"],
+        data_until=version.data_until.timestamp() if version.data_until else None,
     )
 
 
@@ -281,6 +309,7 @@ def _train(job: TrainingJob, *, data_path: str | None, data_options, say) -> tup
         fingerprint = f"file:{os.path.basename(data_path)}:{dataset.file_fingerprint(data_path)}"
     else:
         data = dataset.build_training_data(dataset.load_events(tenant=tenant), config.event_weights, tenant=tenant)
+    _progress(job, data_fingerprint=fingerprint)  # what a scheduled retrain compares with (see below)
     say(f"{data.n_events} events -> {data.n_interactions} interactions of {data.n_users} users x {data.n_items} items")
     if data.n_interactions < config.min_interactions:
         raise pipeline.InsufficientData(
@@ -314,10 +343,12 @@ def _train(job: TrainingJob, *, data_path: str | None, data_options, say) -> tup
         n_items=data.n_items,
         params=params,
         on_epoch=on_epoch,
+        should_stop=_heartbeat(job),
         warm_start=warm_start,
         active=active_model,
         user_ids=data.user_ids,
         item_ids=data.item_ids,
+        first_at=data.first_at,
     )
     _progress(job, stage="saving")
     metrics = {**run.metrics, "best_epoch": run.best_epoch}
@@ -384,8 +415,12 @@ def _train(job: TrainingJob, *, data_path: str | None, data_options, say) -> tup
 
 def _promotion_decision(metrics: dict, active_metrics: dict | None, active: ModelVersion | None) -> dict[str, Any]:
     new = metrics["ndcg_at_10"]
+    compared_users = metrics["holdout_users"]
     if active is not None and active_metrics is not None:
+        # Both scored on the held-out interactions that are new to the active model (see pipeline.run).
         baseline_name, baseline = f"active v{active.version}", active_metrics["ndcg_at_10"]
+        new = active_metrics.get("candidate_ndcg_at_10", new)
+        compared_users = active_metrics.get("compared_users", compared_users)
     else:
         baseline_name, baseline = "popularity", metrics["popularity_ndcg_at_10"]
     activated = new >= baseline * (1 - PROMOTION_TOLERANCE)
@@ -396,6 +431,7 @@ def _promotion_decision(metrics: dict, active_metrics: dict | None, active: Mode
         "baseline_ndcg_at_10": baseline,
         "candidate_ndcg_at_10": new,
         "baseline_hr_at_10": active_metrics["hr_at_10"] if active_metrics else metrics["popularity_hr_at_10"],
+        "compared_users": compared_users,
         "reason": f"{verdict} {baseline_name} (NDCG@10 {new:.4f} vs {baseline:.4f}) on the same holdout",
     }
 
@@ -470,9 +506,18 @@ def artifacts_prune() -> int:
 
 
 def scheduled_retrain(*, tenant: Tenant) -> TrainingJob | None:
-    """The beat entry's work: train again only when events changed since the active version."""
+    """The beat entry's work: train again only when events changed since the last training that read them.
+
+    That is the active version's data, or the newest finished job's (one whose model was kept inactive, or
+    that found too little data): retraining on the same events would only give the same answer."""
+    current = dataset.data_fingerprint(tenant=tenant)
     active = ModelVersion.objects.filter(tenant=tenant, is_active=True).first()
-    if active is not None and active.data_fingerprint == dataset.data_fingerprint(tenant=tenant):
+    if active is not None and active.data_fingerprint == current:
         logger.info("scheduled retrain of %s skipped: no new data since v%s", tenant.slug, active.version)
+        return None
+    finished = (TrainingJob.Status.SUCCEEDED, TrainingJob.Status.FAILED)
+    last = TrainingJob.objects.filter(tenant=tenant, status__in=finished).order_by("-finished_at", "-pk").first()
+    if last is not None and last.progress.get("data_fingerprint") == current:
+        logger.info("scheduled retrain of %s skipped: job %s already trained on these events", tenant.slug, last.pk)
         return None
     return training_request(tenant=tenant, trigger=TrainingJob.Trigger.SCHEDULE)

@@ -7,7 +7,7 @@ from django.conf import settings
 
 from accounts.models import Tenant
 
-from . import services
+from . import schedules, services
 
 
 @shared_task(
@@ -30,6 +30,11 @@ def scheduled_retrain(tenant_id: int) -> None:
 @shared_task
 def reap_stale_jobs() -> int:
     return services.stale_jobs_reap()
+
+
+@shared_task
+def ensure_schedules() -> int:
+    return schedules.schedules_ensure()
 
 
 @shared_task

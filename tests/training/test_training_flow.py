@@ -120,6 +120,35 @@ def test_fine_tuning_warm_starts_and_grows_embeddings(tenant_a):
     version = job["model_version"]
     assert (version["n_users"], version["n_items"]) == (68, 44)
     assert TrainingJob.objects.get(pk=job["id"]).fine_tune
+    assert version["promotion"]["compared_with"] == "active v1"
+
+
+def test_fine_tuning_starts_from_the_active_weights(tenant_a, monkeypatch):
+    """The warm start hands the old rows to the new model: a known user's embedding starts where v1 left it."""
+    import numpy as np
+
+    from training.ncf import train as ncf_train
+
+    make_clustered_events(tenant_a.tenant)
+    tiny_config(tenant_a)
+    v1 = ModelVersion.objects.get(pk=train(tenant_a)["model_version"]["id"])
+    old = services.load_active_model(v1)
+    make_clustered_events(tenant_a.tenant, n_users=8, n_items=44, user_prefix="new", seed=1)
+    started_from = {}
+    real_phases = ncf_train._Run.phases
+
+    def phases(self, data, validation, warm_start, *args, **kwargs):
+        if warm_start is not None and "weights" not in started_from:
+            started_from["weights"], started_from["users"] = warm_start.weights, warm_start.user_old_index
+        return real_phases(self, data, validation, warm_start, *args, **kwargs)
+
+    monkeypatch.setattr(ncf_train._Run, "phases", phases)
+    train(tenant_a, fine_tune=True)
+    assert started_from["weights"]["gmf_user"] is not None
+    np.testing.assert_array_equal(started_from["weights"]["gmf_user"], old.weights["gmf_user"])
+    known = started_from["users"][started_from["users"] >= 0]
+    assert len(known) == 60  # the 60 old users map onto their old rows; the 8 new ones start fresh
+    assert (started_from["users"] < 0).sum() == 8
 
 
 def test_fine_tuning_without_an_active_model_is_a_conflict(tenant_a):
@@ -166,6 +195,49 @@ def test_running_a_job_twice_does_nothing_the_second_time(tenant_a):
     assert ModelVersion.objects.filter(tenant=tenant_a.tenant).count() == 1
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"bogus": 1},
+        {"embedding_dim": 1_000_000},
+        {"num_negatives": 100_000},
+        {"epochs": 2.5},
+        {"epochs": 0},
+        {"seed": "x"},
+        {"init_std": -1},
+        {"mlp_layers": "64"},
+        {"mlp_layers": [64, 32, 16, 8, 4, 2, 2]},
+        {"refit": "yes"},
+    ],
+)
+def test_bad_job_params_are_400_and_queue_nothing(tenant_a, params):
+    response = tenant_a.client.post("/api/v1/training-jobs", {"params": params}, format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["code"] == "invalid_params"
+    assert not TrainingJob.objects.exists()
+
+
+@pytest.mark.parametrize("raw", ['{"params": {"mlp_layers": [1e999]}}', '{"params": {"learning_rate": 1e999}}'])
+def test_infinite_job_params_are_400(tenant_a, raw):
+    response = tenant_a.client.post("/api/v1/training-jobs", raw, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert not TrainingJob.objects.exists()
+
+
+@pytest.mark.parametrize("cron", ["every day", "0,,30 3 * * *", "-5 3 * * *", "61 3 * * *", "*/0 * * * *"])
+def test_bad_schedules_are_400_everywhere(tenant_a, cron):
+    from django.test import Client
+
+    response = tenant_a.jwt_client.put("/api/v1/training-config", {"retrain_schedule": cron}, format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["code"] == "invalid_schedule"
+    web = Client()
+    web.force_login(tenant_a.owner)
+    page = web.post("/settings/training/", {"retrain_schedule": cron, "schedule_enabled": "on"})
+    assert page.status_code in {200, 400}  # the form again, with the message beside the field
+    assert services.training_config_get(tenant=tenant_a.tenant).retrain_schedule == "0 3 * * *"
+
+
 def test_bad_params_are_400(tenant_a):
     response = tenant_a.client.post("/api/v1/training-jobs", {"params": {"bogus": 1}}, format="json")
     assert response.status_code == 400
@@ -192,6 +264,74 @@ def test_schedule_rows_follow_the_config(tenant_a):
     assert PeriodicTask.objects.filter(task="training.tasks.scheduled_retrain").count() == 1
 
 
+def test_every_shop_gets_a_retrain_schedule_and_loses_it_with_the_shop(admin_client):
+    from accounts.models import Tenant
+    from accounts.services import user_signup
+    from training.schedules import schedules_ensure
+
+    signup = user_signup(email="new@shop.test", password="a-long-passphrase", tenant_name="New Shop")
+    assert PeriodicTask.objects.get(args=f"[{signup.tenant.pk}]").enabled  # from the start, untouched config
+    # a shop made some other way (here: directly) is picked up by beat's sweep
+    other = Tenant.objects.create(name="Elsewhere", slug="elsewhere")
+    assert schedules_ensure() == 1
+    assert PeriodicTask.objects.get(args=f"[{other.pk}]").enabled
+    # switched off in the admin: no retraining; deleted: no entry left behind
+    admin_client.post(f"/admin/accounts/tenant/{other.pk}/change/", {
+        "name": "Elsewhere", "slug": "elsewhere", "rate_limit_per_minute": 6000, "user_id_pattern": "",
+        "item_id_pattern": "", "memberships-TOTAL_FORMS": 0, "memberships-INITIAL_FORMS": 0,
+    })  # fmt: skip
+    other.refresh_from_db()
+    assert not other.is_active
+    assert not PeriodicTask.objects.get(args=f"[{other.pk}]").enabled
+    admin_client.post(f"/admin/accounts/tenant/{other.pk}/delete/", {"post": "yes"})
+    assert not Tenant.objects.filter(pk=other.pk).exists()
+    assert not PeriodicTask.objects.filter(args=f"[{other.pk}]").exists()
+
+
+def test_a_job_failed_while_it_runs_stops_training_and_stays_failed(tenant_a, monkeypatch):
+    make_clustered_events(tenant_a.tenant)
+    tiny_config(tenant_a, epochs=6)
+    monkeypatch.setattr(services, "HEARTBEAT_SECONDS", 0)
+    job = TrainingJob.objects.create(tenant=tenant_a.tenant, trigger="api")
+
+    def reaper_meanwhile(line: str) -> None:
+        if line.startswith("epoch 1/"):
+            TrainingJob.objects.filter(pk=job.pk).update(status="failed", error="The worker stopped responding.")
+
+    services.training_job_run(job_id=job.pk, echo=reaper_meanwhile)
+    job.refresh_from_db()
+    assert (job.status, job.error) == ("failed", "The worker stopped responding.")
+    assert job.progress["epoch"] < 6  # it stopped instead of finishing alongside a follow-up
+    assert not ModelVersion.objects.filter(tenant=tenant_a.tenant).exists()
+
+
+def test_promotion_compares_on_interactions_new_to_the_active_model(tenant_a):
+    from datetime import UTC, datetime
+
+    from catalog.models import Item
+
+    make_clustered_events(tenant_a.tenant)
+    tiny_config(tenant_a)
+    train(tenant_a)
+    later = datetime(2030, 1, 1, tzinfo=UTC)
+    items = {item.external_id: item for item in Item.objects.filter(tenant=tenant_a.tenant)}
+    fresh = []
+    for u in range(60):
+        seen = set(
+            Event.objects.filter(tenant=tenant_a.tenant, user_id=f"u{u}").values_list("item__external_id", flat=True)
+        )
+        unseen_in_group = next(f"i{i}" for i in range(u % 4, 40, 4) if f"i{i}" not in seen)
+        # u0-u19 buy something v1 already saw them with (not new to v1), the others an item v1 never saw them with
+        item_id = sorted(seen)[0] if u < 20 else unseen_in_group
+        fresh.append(
+            Event(tenant=tenant_a.tenant, user_id=f"u{u}", event_type="purchase", item=items[item_id], timestamp=later)
+        )
+    Event.objects.bulk_create(fresh)
+    promotion = train(tenant_a)["model_version"]["promotion"]
+    assert promotion["compared_with"] == "active v1"
+    assert promotion["compared_users"] == 40
+
+
 def test_scheduled_retrain_skips_without_new_data(tenant_a, sent_jobs):
     make_clustered_events(tenant_a.tenant)
     tiny_config(tenant_a)
@@ -203,6 +343,16 @@ def test_scheduled_retrain_skips_without_new_data(tenant_a, sent_jobs):
     job = services.scheduled_retrain(tenant=tenant_a.tenant)
     assert job is not None
     assert job.trigger == "schedule"
+
+
+def test_scheduled_retrain_also_skips_after_a_job_that_found_too_little_data(tenant_a, sent_jobs):
+    make_clustered_events(tenant_a.tenant, n_users=3, n_items=4, per_user=2)
+    job = services.scheduled_retrain(tenant=tenant_a.tenant)
+    services.training_job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert (job.status, job.result["reason"]) == ("failed", "insufficient_data")
+    assert services.scheduled_retrain(tenant=tenant_a.tenant) is None  # same events, same answer
+    assert TrainingJob.objects.filter(tenant=tenant_a.tenant).count() == 1
 
 
 def test_pruning_keeps_the_newest_and_the_active(tenant_a):

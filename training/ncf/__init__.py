@@ -29,6 +29,7 @@ _LAZY = {
     "EpochStats": "training.ncf.train",
     "TrainingCancelled": "training.ncf.train",
     "configure_threads": "training.ncf.train",
+    "framework_versions": "training.ncf.train",
     "train_ncf": "training.ncf.train",
     "WarmStart": "training.ncf.model",
     "build_model": "training.ncf.model",
@@ -53,7 +54,14 @@ if TYPE_CHECKING:
         logit_model,
         save_model,
     )
-    from training.ncf.train import EpochStats, TrainingCancelled, TrainResult, configure_threads, train_ncf
+    from training.ncf.train import (
+        EpochStats,
+        TrainingCancelled,
+        TrainResult,
+        configure_threads,
+        framework_versions,
+        train_ncf,
+    )
 
 
 def __getattr__(name: str) -> Any:
@@ -77,6 +85,7 @@ __all__ = [
     "configure_threads",
     "epoch_examples",
     "export_weights",
+    "framework_versions",
     "fuse_pretrained",
     "grow_weights",
     "import_weights",

@@ -3,10 +3,45 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
 LOSSES = ("bce", "softmax")
+MAX_MLP_LAYERS = 6
+MAX_WIDTH = 2048
+# (type, smallest, largest) of every numeric setting: what a request may ask a worker to train. Bounds keep a
+# job within a worker's memory and time (an embedding of a million factors would only fail, slowly).
+LIMITS: dict[str, tuple[type, float, float]] = {
+    "embedding_dim": (int, 1, MAX_WIDTH),
+    "epochs": (int, 1, 500),
+    "batch_size": (int, 1, 1_000_000),
+    "learning_rate": (float, 1e-7, 1.0),
+    "finetune_learning_rate": (float, 1e-7, 1.0),
+    "lr_decay": (float, 1e-3, 1.0),
+    "num_negatives": (int, 1, 100),
+    "l2": (float, 0.0, 10.0),
+    "l2_dense": (float, 0.0, 10.0),
+    "seed": (int, 0, 2**32 - 1),
+    "pretrain_epochs": (int, 1, 500),
+    "patience": (int, 0, 100),
+    "min_delta": (float, 0.0, 1.0),
+    "init_std": (float, 1e-6, 10.0),
+}
+
+
+def _check_number(name: str, value: object, kind: type, low: float, high: float) -> None:
+    """`value` is a finite number of the right kind within [low, high], or ValueError names the setting."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a number")
+    if not isinstance(value, numbers.Integral):
+        if not math.isfinite(value):
+            raise ValueError(f"{name} must be a finite number")
+        if kind is int and not float(value).is_integer():
+            raise ValueError(f"{name} must be a whole number")
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be between {low:g} and {high:g}")
 
 
 @dataclass(frozen=True)
@@ -63,21 +98,25 @@ class NCFParams:
     init_std: float = 0.1
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "mlp_layers", tuple(int(x) for x in self.mlp_layers))
-        if self.embedding_dim < 1:
-            raise ValueError("embedding_dim must be >= 1")
-        if len(self.mlp_layers) < 1 or self.mlp_layers[0] < 2 or self.mlp_layers[0] % 2:
+        layers = self.mlp_layers
+        if isinstance(layers, str | bytes) or not isinstance(layers, list | tuple):
+            raise ValueError("mlp_layers must be a list of layer widths, e.g. [64, 32, 16]")
+        if not 1 <= len(layers) <= MAX_MLP_LAYERS:
+            raise ValueError(f"mlp_layers must have 1 to {MAX_MLP_LAYERS} entries")
+        for width in layers:
+            _check_number("mlp_layers", width, int, 1, MAX_WIDTH)
+        object.__setattr__(self, "mlp_layers", tuple(int(x) for x in layers))
+        if self.mlp_layers[0] < 2 or self.mlp_layers[0] % 2:
             raise ValueError("mlp_layers[0] must be an even number >= 2 (user + item MLP embedding width)")
-        if any(x < 1 for x in self.mlp_layers):
-            raise ValueError("mlp_layers must be positive")
-        for name in ("epochs", "batch_size", "num_negatives", "patience"):
-            if getattr(self, name) < (0 if name == "patience" else 1):
-                raise ValueError(f"{name} is out of range")
+        for name, (kind, low, high) in LIMITS.items():
+            _check_number(name, getattr(self, name), kind, low, high)
+        for name in ("learn_gmf_weights", "item_bias", "pretrain", "refit"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false")
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {', '.join(LOSSES)}")
-        rates_ok = min(self.learning_rate, self.finetune_learning_rate) > 0 and 0 < self.lr_decay <= 1
-        if not rates_ok or self.l2 < 0 or self.l2_dense < 0:
-            raise ValueError("learning_rate must be > 0, l2 and l2_dense >= 0, lr_decay in (0, 1]")
+        for name, (kind, _, _) in LIMITS.items():
+            object.__setattr__(self, name, kind(getattr(self, name)))
 
     @property
     def mlp_embedding_dim(self) -> int:

@@ -67,6 +67,11 @@ class TrainResult:
 _THREADS_CONFIGURED = False
 
 
+def framework_versions() -> dict[str, str]:
+    """The TensorFlow and Keras versions, for a model's metadata."""
+    return {"tensorflow": tf.__version__, "keras": keras.__version__}
+
+
 def configure_threads(n_threads: int | None = None) -> None:
     """Use ``n_threads`` (default: ``os.cpu_count()``) TensorFlow intra-op threads and 2 inter-op threads.
 
