@@ -28,7 +28,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from training.evaluation import full_catalog_metrics, ncf_protocol_metrics, popularity_scores  # noqa: E402
-from training.ncf.data import InteractionData, ValidationSet, validation_split  # noqa: E402
+from training.ncf.data import InteractionData, ValidationSet, recency_multiplier, validation_split  # noqa: E402
 from training.ncf.params import NCFParams  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "ml-1m" / "ncf"
@@ -75,12 +75,26 @@ def validation_order(train_users: np.ndarray) -> np.ndarray:
     return order
 
 
-def split(raw: dict[str, np.ndarray]) -> tuple[InteractionData, InteractionData, ValidationSet]:
-    """The whole training file (binary implicit, weight 1.0), the same minus the validation rows, and the
-    validation set. Validation comes from the training file only; the test file is never used for training."""
+def split(
+    raw: dict[str, np.ndarray], params: NCFParams | None = None
+) -> tuple[InteractionData, InteractionData, ValidationSet]:
+    """The whole training file (binary implicit), the same minus the validation rows, and the validation set.
+    Validation comes from the training file only; the test file is never used for training.
+
+    Weights are 1.0, times the recency multiplier of ``params`` (as ``training.pipeline.run`` applies it) for
+    the users whose rows are in time order; the others' order is unknown and they keep 1.0."""
     n_users = int(max(raw["train_users"].max(), raw["test_users"].max())) + 1
     n_items = int(max(raw["train_items"].max(), raw["test_items"].max(), raw["negatives"].max())) + 1
-    data = InteractionData(raw["train_users"], raw["train_items"], np.ones(len(raw["train_users"])), n_users, n_items)
+    users = raw["train_users"]
+    params = params or NCFParams()
+    weights = recency_multiplier(
+        users,
+        np.arange(len(users)),
+        boost=params.recency_boost,
+        tau=params.recency_tau,
+        known=users < TIME_ORDERED_USERS,
+    )
+    data = InteractionData(users, raw["train_items"], weights, n_users, n_items)
     train, validation = validation_split(data, order=validation_order(raw["train_users"]), k=99, seed=VALIDATION_SEED)
     return data, train, validation
 
@@ -95,8 +109,8 @@ def run_worker(args: argparse.Namespace) -> dict:
     from training.ncf import train_ncf
 
     raw = load_ncf(args.data)
-    full, train, validation = split(raw)
     params = NCFParams.from_dict({**json.loads(args.params), "seed": args.seed})
+    full, train, validation = split(raw, params)
 
     started = time.perf_counter()
 
@@ -230,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     params = NCFParams.from_dict(json.loads(args.params))
     print(f"NCFParams: {json.dumps(params.to_dict())}")
     raw = load_ncf(args.data)
-    full, train, validation = split(raw)
+    full, train, validation = split(raw, params)  # the baselines fit `full` unweighted (as counts)
     print(
         f"Data: {full.n_users} users, {full.n_items} items, {len(full)} training positives of which "
         f"{len(validation.user_idx)} held out for validation (early stopping), {len(raw['test_users'])} test users"

@@ -25,7 +25,7 @@ from training.evaluation import (
     positive_keys,
     sample_negatives,
 )
-from training.ncf import InteractionData, NCFParams, ValidationSet
+from training.ncf import InteractionData, NCFParams, ValidationSet, recency_multiplier
 
 MIN_HOLDOUT_USERS = 5
 MAX_EVAL_NEGATIVES = 99
@@ -108,6 +108,8 @@ def run(
     from training.ncf import train_ncf
 
     k = _negatives_per_positive(n_items)
+    # Recent interactions weigh more (before the splits: each user's latest rows keep their weight in the refit).
+    weights = weights * recency_multiplier(user_idx, order, boost=params.recency_boost, tau=params.recency_tau)
     if n_items < 3:
         raise InsufficientData(f"Only {n_items} item(s) have interactions; at least 3 are needed.")
     train_mask, hold_u, hold_i, hold_neg, hold_rows = split(user_idx, item_idx, order, n_items, seed=params.seed, k=k)
@@ -129,12 +131,21 @@ def run(
     if validation is None:
         notes.append(f"Too few users for a validation split: trained a fixed {params.epochs} epochs.")
 
+    # The refit (trained for the epochs the validation split chose) also sees the holdout, so that the served
+    # model knows every user's latest interactions; the holdout measures the selection run's model, which
+    # never saw it nor the validation rows (a slightly pessimistic figure for the served model).
+    holdout = InteractionData(user_idx[hold_rows], item_idx[hold_rows], weights[hold_rows], n_users, n_items)
     result = train_ncf(fit, params, validation=validation, on_epoch=on_epoch, warm_start=warm_start,
-                       should_stop=should_stop)  # fmt: skip
-    scorer = NeuMFScorer(result.weights)
+                       should_stop=should_stop, refit_extra=holdout)  # fmt: skip
+    measured = result.selection_weights if result.selection_weights is not None else result.weights
+    scorer = NeuMFScorer(measured)
     popularity = popularity_scores(np.bincount(train.item_idx, minlength=n_items).astype(np.float64))
 
-    metrics: dict[str, Any] = {"holdout_users": int(len(hold_u)), "negatives_per_positive": k}
+    metrics: dict[str, Any] = {
+        "holdout_users": int(len(hold_u)),
+        "negatives_per_positive": k,
+        "measured_model": "selection" if result.selection_weights is not None else "served",
+    }
     metrics.update(_score_both(lambda u, i: scorer.score_pairs(u, i, logit=True), _user_rows(scorer), train,
                                hold_u, hold_i, hold_neg))  # fmt: skip
     for name, value in _score_both(popularity.score_pairs, popularity.score_users, train, hold_u, hold_i,

@@ -1,7 +1,7 @@
 """Load the demo sample into a tenant through the ordinary upload path, then train its first model.
 
 Safe to run again: the catalog is an upsert, the purchases are only imported once, and a model is only
-trained when the tenant has none active.
+trained when the tenant has none yet (a kept-inactive first model is not retrained at every start).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def load_demo_data(tenant: Tenant, *, say: Callable[[str], object] = print) -> N
         compute_snapshot(tenant=tenant)
         say(f"demo bought-together rules: {compute_associations(tenant=tenant)}")
 
-    if not ModelVersion.objects.filter(tenant=tenant, is_active=True).exists():
+    if not ModelVersion.objects.filter(tenant=tenant).exists():
         say("training the demo model (a minute or two)...")
         training = TrainingJob.objects.create(tenant=tenant, trigger=TrainingJob.Trigger.CLI)
         done = training_job_run(job_id=training.pk, echo=lambda line: say(f"  {line}"))

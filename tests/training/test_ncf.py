@@ -352,3 +352,66 @@ def test_lazy_adam_updates_only_the_users_in_the_batch():
         # First Adam step: every coordinate with a gradient moves by about the learning rate.
         np.testing.assert_allclose(np.abs(after[name][[1, 3]] - before[name][[1, 3]]), 0.01, rtol=0.02)
     assert not np.array_equal(after["gmf_item"], before["gmf_item"])
+
+
+def test_recency_multiplier_weighs_each_users_latest_rows_most():
+    from training.ncf import recency_multiplier
+
+    users = np.array([0, 0, 0, 1, 1, 2])
+    order = np.array([30, 10, 20, 50, 90, 0])
+    got = recency_multiplier(users, order, boost=2.0, tau=1.0)
+    e = np.exp(-1.0)
+    np.testing.assert_allclose(got, [3.0, 1 + 2 * e**2, 1 + 2 * e, 1 + 2 * e, 3.0, 3.0], rtol=1e-6)
+    np.testing.assert_array_equal(recency_multiplier(users, order, boost=0.0, tau=1.0), np.ones(6))
+    np.testing.assert_array_equal(recency_multiplier(users, None, boost=2.0, tau=1.0), np.ones(6))
+    # rows of unknown time get 1.0 and do not push the others back
+    known = np.array([True, True, False, True, True, True])
+    partial = recency_multiplier(users, order, boost=2.0, tau=1.0, known=known)
+    np.testing.assert_allclose(partial, [3.0, 1 + 2 * e, 1.0, 1 + 2 * e, 3.0, 3.0], rtol=1e-6)
+
+
+def test_the_pipeline_trains_with_recency_weights_and_serves_a_refit_on_everything(monkeypatch):
+    """pipeline.run hands train_ncf the confidence times the recency multiplier, and the holdout for the refit."""
+    from training import pipeline
+
+    seen = {}
+
+    def fake_train(fit, params, validation=None, refit_extra=None, **kwargs):
+        seen["fit"], seen["validation"], seen["refit_extra"] = fit, validation, refit_extra
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr("training.ncf.train_ncf", fake_train)
+    rng = np.random.default_rng(0)
+    users = np.repeat(np.arange(20), 6)
+    items = np.concatenate([rng.choice(30, 6, replace=False) for _ in range(20)])
+    order = np.arange(len(users))
+    params = NCFParams(recency_boost=3.0, recency_tau=2.0, epochs=1)
+    with pytest.raises(RuntimeError, match="stop here"):
+        pipeline.run(user_idx=users, item_idx=items, weights=np.ones(len(users), np.float32), order=order,
+                     n_users=20, n_items=30, params=params)  # fmt: skip
+    # each user's latest row is the holdout, the next the validation row (weight 1 + 3e^-0.5), then the rest
+    np.testing.assert_allclose(seen["validation"].weights, 1 + 3 * np.exp(-0.5), rtol=1e-6)
+    assert seen["fit"].weights.max() == pytest.approx(1 + 3 * np.exp(-1.0), rel=1e-6)
+    assert seen["fit"].weights.min() == pytest.approx(1 + 3 * np.exp(-2.5), rel=1e-6)
+    # the refit also gets the holdout (each user's latest, weighing 1 + 3), so the served model has seen it
+    extra = seen["refit_extra"]
+    assert len(extra) == 20
+    np.testing.assert_allclose(extra.weights, 4.0, rtol=1e-6)
+    assert set(zip(extra.user_idx.tolist(), extra.item_idx.tolist(), strict=True)) == {
+        (u, int(items[6 * u + 5])) for u in range(20)
+    }
+
+
+def test_the_refit_takes_the_validation_and_extra_rows():
+    from training.ncf import ValidationSet
+    from training.ncf.train import with_validation_rows
+
+    data = InteractionData(np.array([0, 1]), np.array([0, 1]), np.array([1.0, 1.0]), 2, 4)
+    validation = ValidationSet(np.array([0, 1]), np.array([2, 2]), np.zeros((2, 1), np.int32), np.array([2.0, 3.0]))
+    extra = InteractionData(np.array([0, 1]), np.array([3, 1]), np.array([5.0, 7.0]), 2, 4)
+    rows = with_validation_rows(data, validation, extra)
+    got = {
+        (u, i): w for u, i, w in zip(rows.user_idx.tolist(), rows.item_idx.tolist(), rows.weights.tolist(), strict=True)
+    }
+    # a pair in both keeps its larger weight
+    assert got == {(0, 0): 1.0, (0, 2): 2.0, (0, 3): 5.0, (1, 1): 7.0, (1, 2): 3.0}

@@ -16,6 +16,7 @@ from training.ncf.data import (
     ValidationSet,
     epoch_examples,
     merge_duplicates,
+    recency_multiplier,
     sample_training_negatives,
     validation_split,
 )
@@ -92,6 +93,7 @@ __all__ = [
     "load_model",
     "logit_model",
     "merge_duplicates",
+    "recency_multiplier",
     "sample_training_negatives",
     "save_model",
     "train_ncf",

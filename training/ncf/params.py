@@ -28,6 +28,8 @@ LIMITS: dict[str, tuple[type, float, float]] = {
     "patience": (int, 0, 100),
     "min_delta": (float, 0.0, 1.0),
     "init_std": (float, 1e-6, 10.0),
+    "recency_boost": (float, 0.0, 100.0),
+    "recency_tau": (float, 0.1, 1e6),
 }
 
 
@@ -74,6 +76,10 @@ class NCFParams:
                      the chosen number of epochs (doubles the training time; see ``train_ncf``).
     min_delta:       smallest validation HR@10 increase that counts as an improvement.
     init_std:        standard deviation of the normal initialiser of all embeddings.
+    recency_boost, recency_tau: a user's interactions weigh ``1 + recency_boost * exp(-r / recency_tau)`` times
+                     their confidence, ``r`` = how many of the user's interactions came later (so the latest
+                     weighs ``1 + recency_boost``); 0 turns it off. Applied to the data before the splits, by
+                     ``training.pipeline.run`` (and the ML-1M bench), see ``recency_multiplier``.
     """
 
     embedding_dim: int = 256
@@ -96,6 +102,8 @@ class NCFParams:
     refit: bool = True
     min_delta: float = 0.0
     init_std: float = 0.1
+    recency_boost: float = 0.0
+    recency_tau: float = 5.0
 
     def __post_init__(self) -> None:
         layers = self.mlp_layers

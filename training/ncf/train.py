@@ -62,6 +62,7 @@ class TrainResult:
     best_val_ndcg: float | None = None
     pretrain_best_epochs: dict[str, int] = field(default_factory=dict)
     refit: bool = False
+    selection_weights: dict[str, np.ndarray] | None = None  # the selection run's best model, before the refit
 
 
 _THREADS_CONFIGURED = False
@@ -141,12 +142,17 @@ class _Trainer:
             user_sq += tf.reduce_sum(tf.square(mu), -1)
             item_sq += tf.reduce_sum(tf.square(mi), -1)
             if self.dense:
+                # The tower on flat (g * (1 + k), width) rows, the user half of the first layer computed once
+                # per group and repeated: about 8% faster a step than broadcasting over (g, 1 + k, width),
+                # whose gradient XLA reduces slowly.
                 m = self.params.mlp_embedding_dim
                 first = self.dense[0]
-                user_part = tf.matmul(mu, first.kernel[:m])[:, None, :]
-                x = tf.nn.relu(user_part + tf.matmul(mi, first.kernel[m:]) + first.bias)
+                group_size = tf.shape(items)[1]
+                user_part = tf.repeat(tf.matmul(mu, first.kernel[:m]), group_size, axis=0)
+                x = tf.nn.relu(user_part + tf.matmul(tf.reshape(mi, [-1, m]), first.kernel[m:]) + first.bias)
                 for layer in self.dense[1:]:
-                    x = layer(x)
+                    x = tf.nn.relu(tf.matmul(x, layer.kernel) + layer.bias)
+                x = tf.reshape(x, [tf.shape(items)[0], group_size, x.shape[-1]])
             else:
                 x = tf.concat([tf.broadcast_to(mu[:, None, :], tf.shape(mi)), mi], -1)
             branches.append(x)
@@ -376,15 +382,15 @@ class _Run:
         return _Phases(model, best_epochs, best_hr, best_ndcg)
 
 
-def with_validation_rows(data: InteractionData, validation: ValidationSet) -> InteractionData:
-    """``data`` plus the validation positives (their ``weights``, or 1.0), for the refit on all the data."""
+def with_validation_rows(
+    data: InteractionData, validation: ValidationSet, extra: InteractionData | None = None
+) -> InteractionData:
+    """``data`` plus the validation positives (their ``weights``, or 1.0) and ``extra`` rows, for the refit."""
     weights = np.ones(len(validation.user_idx), np.float32) if validation.weights is None else validation.weights
-    users, items, merged = merge_duplicates(
-        np.concatenate([data.user_idx, validation.user_idx]),
-        np.concatenate([data.item_idx, validation.item_idx]),
-        np.concatenate([data.weights, weights]),
-        how="max",
-    )
+    parts = [(data.user_idx, data.item_idx, data.weights), (validation.user_idx, validation.item_idx, weights)]
+    if extra is not None:
+        parts.append((extra.user_idx, extra.item_idx, extra.weights))
+    users, items, merged = merge_duplicates(*(np.concatenate(column) for column in zip(*parts, strict=True)), how="max")
     return InteractionData(users, items, merged, data.n_users, data.n_items)
 
 
@@ -396,6 +402,7 @@ def train_ncf(
     on_epoch: OnEpoch | None = None,
     warm_start: WarmStart | None = None,
     should_stop: Callable[[], bool] | None = None,
+    refit_extra: InteractionData | None = None,
 ) -> TrainResult:
     """Train NeuMF on implicit positives with BCE, Adam and uniform negatives resampled every epoch.
 
@@ -412,7 +419,10 @@ def train_ncf(
     NeuMF, refit); ``epoch`` counts them all and ``epochs`` is the current estimate of the total (an upper
     bound until the refit's length is known). ``should_stop()`` is polled every 64 steps and after each
     epoch; when it returns True, :class:`TrainingCancelled` is raised. ``warm_start`` starts from a previous
-    version's weights (grown to the new users/items) and skips pre-training.
+    version's weights (grown to the new users/items) and skips pre-training. ``refit_extra`` rows join the
+    refit (not the selection run): the service adds the holdout it measured the selection model on, so that
+    the model it serves has seen every user's latest interactions; ``selection_weights`` is then the measured
+    model.
     """
     params = params or NCFParams()
     if isinstance(validation, tuple):
@@ -430,7 +440,8 @@ def train_ncf(
     final = selected
     if refit:
         run.expected = run.done + sum(selected.best_epochs.values())
-        final = run.phases(with_validation_rows(data, validation), None, warm_start, selected.best_epochs, "refit-")
+        all_rows = with_validation_rows(data, validation, refit_extra)
+        final = run.phases(all_rows, None, warm_start, selected.best_epochs, "refit-")
     return TrainResult(
         model=final.model,
         weights=export_weights(final.model),
@@ -442,4 +453,5 @@ def train_ncf(
         best_val_ndcg=selected.best_val_ndcg,
         pretrain_best_epochs={k: v for k, v in selected.best_epochs.items() if k != "neumf"},
         refit=refit,
+        selection_weights=export_weights(selected.model) if refit else None,
     )
