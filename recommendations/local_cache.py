@@ -115,6 +115,11 @@ class VersionedLRU(Generic[T]):
         with self._lock:
             self._entries.clear()
 
+    def discard(self, key: Any) -> None:
+        """Forget one entry: the next `get` builds it again."""
+        with self._lock:
+            self._entries.pop(key, None)
+
     def stats(self) -> dict[str, int]:
         with self._lock:
             return {"entries": len(self._entries), "bytes": sum(e.nbytes for e in self._entries.values())}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -71,7 +72,7 @@ def _active_version(tenant_id: int) -> ActiveVersion | None:
 
 
 def _load(version: ActiveVersion) -> ServingModel | None:
-    """The version's model; None when its artifacts are gone (remembered until the next activation)."""
+    """The version's model; None when its artifacts are gone (looked for again every minute, see below)."""
     path = get_model_store().local_path(version.artifact_uri)
     if not (path / WEIGHTS_FILE).is_file():
         logger.error("the active model v%s has no artifacts at %s: serving popularity", version.version, path)
@@ -90,6 +91,8 @@ def _load(version: ActiveVersion) -> ServingModel | None:
 
 
 logger = logging.getLogger(__name__)
+MISSING_RETRY_SECONDS = 60.0
+_missing: dict[int, float] = {}
 _active: VersionedLRU[ActiveVersion | None] = VersionedLRU(max_bytes=1 << 40)
 # A loaded version never changes: its entry is never re-checked, only evicted.
 _models: VersionedLRU[ServingModel | None] = VersionedLRU(
@@ -107,9 +110,18 @@ def active_model(*, tenant_id: int) -> ServingModel | None:
     )
     if version is None:
         return None
-    return _models.get(
+    model = _models.get(
         version.pk, current_version=lambda: 0, build=lambda _: _load(version), size=lambda m: m.nbytes if m else 100
     )
+    if model is None:
+        # Artifacts missing (a restore in progress, a shared volume not mounted yet): popularity serves, and
+        # the files are looked for again once a minute rather than at every request or never.
+        now = time.monotonic()
+        missing_since = _missing.setdefault(version.pk, now)
+        if now - missing_since >= MISSING_RETRY_SECONDS:
+            _missing.pop(version.pk, None)
+            _models.discard(version.pk)
+    return model
 
 
 def loaded_stats() -> dict[str, int]:

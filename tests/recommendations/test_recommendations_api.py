@@ -248,3 +248,23 @@ def test_a_large_catalog_reranks_embedding_candidates_and_keeps_the_rules(shop_w
     assert not seen & set(ids)
     in_category = recs(ctx, "u1", n=3, category="group2")
     assert {item["main_category"] for item in in_category["items"]} == {"group2"}
+
+
+def test_missing_artifacts_serve_popularity_until_they_are_back(shop_with_model, monkeypatch):
+    import shutil
+
+    from recommendations import serving_model
+    from training.models import ModelVersion
+    from training.store import get_model_store
+
+    ctx = shop_with_model
+    path = get_model_store().local_path(ModelVersion.objects.get(tenant=ctx.tenant, is_active=True).artifact_uri)
+    aside = path.with_name(path.name + "-aside")
+    path.rename(aside)  # e.g. a volume not mounted yet when the process started
+    # (each request below differs a little, so that none is answered from the result cache)
+    assert recs(ctx, "u1", n=3, exclude="a")["strategy"] == "popular"
+    shutil.move(aside, path)
+    assert recs(ctx, "u1", n=3, exclude="b")["strategy"] == "popular"  # not looked for at every request...
+    monkeypatch.setattr(serving_model, "MISSING_RETRY_SECONDS", 0.0)
+    recs(ctx, "u1", n=3, exclude="c")  # ...but again once a minute has passed
+    assert recs(ctx, "u1", n=3, exclude="d")["strategy"].startswith("neumf")  # and served without a restart
