@@ -114,7 +114,9 @@ def test_history_callbacks_best_epoch_and_refit(trained):
     # Early stopping: at most `patience` epochs after the best one.
     assert len(selection) <= result.best_epoch + TINY.patience
     assert result.refit
-    assert len(refit) == result.best_epoch
+    # the refit trains the last `refit_epochs` (or all the chosen epochs, when fewer) on all the data
+    assert len(refit) == min(result.best_epoch, TINY.refit_epochs or result.best_epoch)
+    assert [h.epoch for h in refit] == list(range(result.best_epoch - len(refit) + 1, result.best_epoch + 1))
     assert all(h.val_hr is None for h in refit)
     assert all(h.seconds > 0 and np.isfinite(h.loss) for h in result.history)
     assert set(result.weights) == {"gmf_user", "gmf_item", "mlp_user", "mlp_item", "mlp_w0", "mlp_b0", "out_w", "out_b"}
@@ -415,3 +417,42 @@ def test_the_refit_takes_the_validation_and_extra_rows():
     }
     # a pair in both keeps its larger weight
     assert got == {(0, 0): 1.0, (0, 2): 2.0, (0, 3): 5.0, (1, 1): 7.0, (1, 2): 3.0}
+
+
+def test_a_refit_of_the_last_epochs_resumes_the_selection_run(clustered_data, monkeypatch):
+    """refit_epochs=k: the refit starts from the selection run's state k epochs before the chosen one."""
+    from training.ncf import train as ncf_train
+
+    _, train, (hu, hi, neg) = clustered_data
+    train_part, validation = validation_split(train, k=20, seed=0)
+    restored = []
+    real_restore = ncf_train._Trainer.restore
+    monkeypatch.setattr(
+        ncf_train._Trainer, "restore", lambda self, state: restored.append(1) or real_restore(self, state)
+    )
+    params = TINY.replace(refit_epochs=2, lr_decay=0.9)
+    result = train_ncf(train_part, params, validation=validation)
+    refit = [h.epoch for h in result.history if h.phase == "refit-neumf"]
+    assert result.best_epoch > 2  # (seeded) so that there is a state to resume from
+    assert refit == [result.best_epoch - 1, result.best_epoch]  # the last two epochs, numbered as such
+    assert restored == [1]
+    model_hr = ncf_protocol_metrics(lambda u, i: predict(result.model, u, i), hu, hi, neg, k=5)["hr_at_5"]
+    assert model_hr > 0.9
+
+
+def test_a_trainers_state_moves_to_a_new_trainer():
+    from training.ncf import train as ncf_train
+
+    users, items = clustered(20, 10)
+    data = InteractionData.from_arrays(users, items, n_users=20, n_items=10)
+    first = ncf_train._Trainer(build_model(20, 10, TINY), TINY, 0.01, jit=False)
+    u, i, w = epoch_examples(data, TINY.num_negatives, np.random.default_rng(0))
+    first.step(u, i, w)
+    second = ncf_train._Trainer(build_model(20, 10, TINY.replace(seed=5)), TINY, 0.01, jit=False)
+    second.restore(first.state())
+    np.testing.assert_allclose(second.score_pairs(u, i[:, 0]), first.score_pairs(u, i[:, 0]), rtol=1e-6)
+    # and the optimizers continue alike: one more identical step gives identical weights
+    first.step(u, i, w)
+    second.step(u, i, w)
+    for a, b in zip(first.model.get_weights(), second.model.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)

@@ -26,6 +26,7 @@ LIMITS: dict[str, tuple[type, float, float]] = {
     "seed": (int, 0, 2**32 - 1),
     "pretrain_epochs": (int, 1, 500),
     "patience": (int, 0, 100),
+    "refit_epochs": (int, 0, 500),
     "min_delta": (float, 0.0, 1.0),
     "init_std": (float, 1e-6, 10.0),
     "recency_boost": (float, 0.0, 100.0),
@@ -74,6 +75,9 @@ class NCFParams:
     patience:        epochs without a validation HR@10 improvement before stopping.
     refit:           after early stopping, retrain from scratch on the training data plus the validation rows for
                      the chosen number of epochs (doubles the training time; see ``train_ncf``).
+    refit_epochs:    0: the refit trains from scratch for all the chosen epochs. k > 0: it resumes the selection
+                     run's state (weights and Adam moments) from k epochs before the chosen one and trains the
+                     last k epochs on all the data (the refit then costs k epochs instead of all of them).
     min_delta:       smallest validation HR@10 increase that counts as an improvement.
     init_std:        standard deviation of the normal initialiser of all embeddings.
     recency_boost, recency_tau: a user's interactions weigh ``1 + recency_boost * exp(-r / recency_tau)`` times
@@ -84,11 +88,11 @@ class NCFParams:
 
     embedding_dim: int = 256
     mlp_layers: tuple[int, ...] = (64, 32, 16)
-    epochs: int = 12
+    epochs: int = 10
     batch_size: int = 8192
-    learning_rate: float = 0.003
+    learning_rate: float = 0.004
     finetune_learning_rate: float = 0.0002
-    lr_decay: float = 0.85
+    lr_decay: float = 0.8
     num_negatives: int = 8
     loss: str = "bce"
     l2: float = 0.003
@@ -100,10 +104,11 @@ class NCFParams:
     pretrain_epochs: int = 20
     patience: int = 2
     refit: bool = True
+    refit_epochs: int = 5
     min_delta: float = 0.0
     init_std: float = 0.1
-    recency_boost: float = 0.0
-    recency_tau: float = 5.0
+    recency_boost: float = 3.0
+    recency_tau: float = 10.0
 
     def __post_init__(self) -> None:
         layers = self.mlp_layers

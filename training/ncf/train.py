@@ -208,6 +208,17 @@ class _Trainer:
             new_rows = tf.gather(table, rows) - step_size * m_rows / (tf.sqrt(v_rows) + eps)
             table.scatter_update(tf.IndexedSlices(new_rows, rows))
 
+    def state(self) -> list[np.ndarray]:
+        """Everything training would continue from: the weights and both optimizers' moments and steps."""
+        variables = [*self.model.weights, *self.optimizer.variables, *(v for pair in self.lazy_slots for v in pair)]
+        return [np.array(v.numpy(), copy=True) for v in (*variables, self.lazy_steps)]
+
+    def restore(self, state: list[np.ndarray]) -> None:
+        """Continue from another trainer's :meth:`state` (a model of the same shapes)."""
+        variables = [*self.model.weights, *self.optimizer.variables, *(v for pair in self.lazy_slots for v in pair)]
+        for variable, value in zip((*variables, self.lazy_steps), state, strict=True):
+            variable.assign(value)
+
     def _predict(self, users: tf.Tensor, items: tf.Tensor) -> tf.Tensor:
         return tf.squeeze(self.scorer([users, items], training=False), 1)
 
@@ -234,14 +245,27 @@ def _fit(
     history: list[EpochStats],
     report: Callable[[float, float | None], None],
     should_stop: Callable[[], bool] | None,
+    snapshots: dict[int, list[np.ndarray]] | None = None,
+    start: tuple[int, list[np.ndarray]] | None = None,
 ) -> tuple[int, float | None, float | None]:
-    """Train ``model`` in place; restore the best validation epoch. Returns (best_epoch, best HR, best NDCG)."""
+    """Train ``model`` in place; restore the best validation epoch. Returns (best_epoch, best HR, best NDCG).
+
+    ``snapshots`` collects the trainer's state after the epochs a later refit may start from (the newest
+    ``params.refit_epochs + params.patience + 1``, and the start). ``start=(epoch, state)`` continues from such a
+    state: epochs ``epoch + 1`` to ``max_epochs`` are run, on their own learning rates."""
     trainer = _Trainer(model, params, learning_rate, jit=len(data) * (1 + params.num_negatives) >= XLA_MIN_EXAMPLES)
+    first = 1
+    if start is not None:
+        first = start[0] + 1
+        trainer.restore(start[1])
+    keep = params.refit_epochs + params.patience + 1
+    if snapshots is not None:
+        snapshots[0] = trainer.state()
     best = (0, -1.0, None)
     best_weights = None
     since_best = 0
     with _EpochPrefetcher(data, params.num_negatives, rng) as epochs:
-        for epoch in range(1, max_epochs + 1):
+        for epoch in range(first, max_epochs + 1):
             started = time.perf_counter()
             trainer.optimizer.learning_rate.assign(learning_rate * params.lr_decay ** (epoch - 1))
             users, items, weights = epochs.next()
@@ -249,6 +273,9 @@ def _fit(
             val_hr = val_ndcg = None
             if validation is not None:
                 val_hr, val_ndcg = trainer.validate(validation)
+            if snapshots is not None:
+                snapshots[epoch] = trainer.state()
+                snapshots.pop(epoch - keep, None)
             history.append(EpochStats(phase, epoch, epoch_loss, val_hr, val_ndcg, time.perf_counter() - started))
             report(epoch_loss, val_hr)
             if should_stop is not None and should_stop():
@@ -319,6 +346,7 @@ class _Phases:
     best_epochs: dict[str, int]
     best_val_hr: float | None
     best_val_ndcg: float | None
+    snapshots: dict[int, list[np.ndarray]] = field(default_factory=dict)
 
 
 class _Run:
@@ -343,14 +371,18 @@ class _Run:
         warm_start: WarmStart | None,
         fixed_epochs: dict[str, int] | None = None,
         prefix: str = "",
+        continue_from: tuple[int, list[np.ndarray]] | None = None,
     ) -> _Phases:
         """Optional GMF / MLP pre-training, then NeuMF. With ``fixed_epochs`` every phase runs exactly that many
-        epochs (the refit); otherwise each phase is early-stopped on ``validation``."""
+        epochs (the refit); otherwise each phase is early-stopped on ``validation``. ``continue_from`` is a
+        NeuMF state of the selection run (see ``NCFParams.refit_epochs``): the refit's NeuMF phase resumes it."""
         params = self.params
         pretrain = params.pretrain and warm_start is None
+        snapshots: dict[int, list[np.ndarray]] = {}
 
         def fit(model: keras.Model, phase: str, max_epochs: int, learning_rate: float) -> tuple:
             epochs = fixed_epochs[phase] if fixed_epochs is not None else max_epochs
+            neumf = phase == "neumf"
             return _fit(
                 model,
                 data,
@@ -363,8 +395,14 @@ class _Run:
                 self.history,
                 self.report,
                 self.should_stop,
+                snapshots=snapshots if neumf and fixed_epochs is None and params.refit_epochs else None,
+                start=continue_from if neumf else None,
             )
 
+        if continue_from is not None:  # nothing to pre-train or warm-start: the state holds it all
+            model = build_model(data.n_users, data.n_items, params)
+            best_epoch = fit(model, "neumf", params.epochs, params.learning_rate)[0]
+            return _Phases(model, {"neumf": best_epoch}, None, None)
         model = build_model(data.n_users, data.n_items, params)
         best_epochs: dict[str, int] = {}
         if warm_start is not None:
@@ -379,7 +417,7 @@ class _Run:
         # The fused pre-trained model is already good (and its Adam state is gone): fine-tune with a smaller step.
         learning_rate = params.finetune_learning_rate if pretrain else params.learning_rate
         best_epochs["neumf"], best_hr, best_ndcg = fit(model, "neumf", params.epochs, learning_rate)
-        return _Phases(model, best_epochs, best_hr, best_ndcg)
+        return _Phases(model, best_epochs, best_hr, best_ndcg, snapshots)
 
 
 def with_validation_rows(
@@ -439,9 +477,18 @@ def train_ncf(
     selected = run.phases(data, validation, warm_start)
     final = selected
     if refit:
-        run.expected = run.done + sum(selected.best_epochs.values())
         all_rows = with_validation_rows(data, validation, refit_extra)
-        final = run.phases(all_rows, None, warm_start, selected.best_epochs, "refit-")
+        best = selected.best_epochs["neumf"]
+        resume = best - params.refit_epochs
+        if params.refit_epochs and resume in selected.snapshots:
+            # Only the last `refit_epochs` epochs again, on all the data, from where the selection run was then.
+            run.expected = run.done + best - resume
+            continue_from = (resume, selected.snapshots[resume])
+            final = run.phases(all_rows, None, None, selected.best_epochs, "refit-", continue_from=continue_from)
+        else:
+            run.expected = run.done + sum(selected.best_epochs.values())
+            final = run.phases(all_rows, None, warm_start, selected.best_epochs, "refit-")
+        selected.snapshots.clear()
     return TrainResult(
         model=final.model,
         weights=export_weights(final.model),
