@@ -161,12 +161,13 @@ def run(
         fair = np.ones(len(hold_u), dtype=bool)
         if first_at is not None and active.data_until is not None:
             fair = first_at[hold_rows] > active.data_until
-            if fair.sum() < MIN_HOLDOUT_USERS:
-                notes.append(
-                    f"Only {int(fair.sum())} held-out interaction(s) are newer than v{active.version}'s data: "
-                    f"compared on the whole holdout, where v{active.version} has seen some of them."
-                )
-                fair[:] = True
+        if fair.sum() < MIN_HOLDOUT_USERS:
+            # The active model trained on (nearly) every held-out pair: no fair comparison is possible.
+            notes.append(
+                f"Only {int(fair.sum())} held-out interaction(s) are newer than v{active.version}'s data, too few to "
+                f"compare the two models fairly (v{active.version} trained on the others)."
+            )
+            return _result(result, metrics, notes, {"compared_users": int(fair.sum())})
         active_metrics = score_active(
             active, user_ids, item_ids, popularity.scores, hold_u[fair], hold_i[fair], hold_neg[fair]
         )
@@ -175,6 +176,10 @@ def run(
         )
         active_metrics.update({f"candidate_{name}": value for name, value in mine.items()})
         active_metrics["compared_users"] = int(fair.sum())
+    return _result(result, metrics, notes, active_metrics)
+
+
+def _result(result, metrics: dict[str, Any], notes: list[str], active_metrics: dict | None) -> RunResult:
     history = [
         {"phase": s.phase, "epoch": s.epoch, "loss": s.loss, "val_hr": s.val_hr, "val_ndcg": s.val_ndcg,
          "seconds": round(s.seconds, 3)}

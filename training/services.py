@@ -414,6 +414,18 @@ def _train(job: TrainingJob, *, data_path: str | None, data_options, say) -> tup
 
 
 def _promotion_decision(metrics: dict, active_metrics: dict | None, active: ModelVersion | None) -> dict[str, Any]:
+    if active is not None and active_metrics is not None and "ndcg_at_10" not in active_metrics:
+        # No held-out interaction is new to the active model (retrained on the same events): it keeps serving.
+        return {
+            "activated": False,
+            "compared_with": f"active v{active.version}",
+            "compared_users": active_metrics.get("compared_users", 0),
+            "candidate_ndcg_at_10": metrics["ndcg_at_10"],
+            "reason": (
+                f"kept inactive: no interactions newer than v{active.version}'s data to compare the two on "
+                f"(v{active.version} has seen the holdout); v{active.version} keeps serving, activate by hand to switch"
+            ),
+        }
     new = metrics["ndcg_at_10"]
     compared_users = metrics["holdout_users"]
     if active is not None and active_metrics is not None:

@@ -332,6 +332,21 @@ def test_promotion_compares_on_interactions_new_to_the_active_model(tenant_a):
     assert promotion["compared_users"] == 40
 
 
+def test_a_retrain_on_the_same_events_cannot_be_compared_and_leaves_the_active_model(tenant_a):
+    """The served model trained on every interaction, the holdout included: on the same events nothing is new
+    to it, so a fair comparison is impossible and the active version keeps serving."""
+    make_clustered_events(tenant_a.tenant)
+    tiny_config(tenant_a)
+    first = train(tenant_a)["model_version"]
+    second = train(tenant_a, params={"learning_rate": 0.02})["model_version"]
+    assert not second["is_active"]
+    assert second["promotion"]["compared_users"] == 0
+    assert "no interactions newer than v1's data" in second["promotion"]["reason"]
+    assert ModelVersion.objects.get(pk=first["id"]).is_active
+    # the operator can still switch by hand
+    assert tenant_a.client.post(f"/api/v1/models/{second['id']}/activate").status_code == 200
+
+
 def test_scheduled_retrain_skips_without_new_data(tenant_a, sent_jobs):
     make_clustered_events(tenant_a.tenant)
     tiny_config(tenant_a)
